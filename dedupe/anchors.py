@@ -1,0 +1,107 @@
+"""Language-neutral anchors: numbers normalised across scripts and notations.
+
+`60,000`, `60 000`, `60k`, `6万`, `六萬` all become `60000`; `HK$1.2 billion`, `12億` and `十二亿` become
+`1200000000`. Shared anchors are evidence that two reports in different languages describe one happening;
+reports that both carry numbers and share none are probably different happenings.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_ZH_BIG_UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
+_EN_SCALES = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "mn": 1_000_000, "m": 1_000_000,
+              "billion": 1_000_000_000, "bn": 1_000_000_000, "b": 1_000_000_000, "trillion": 10**12}
+
+_ZH_NUM_CHARS = "".join(_ZH_DIGITS) + "".join(_ZH_SMALL_UNITS) + "".join(_ZH_BIG_UNITS)
+_ARABIC = r"\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_NUMBER_RE = re.compile(
+    rf"(?P<arabic>{_ARABIC})\s*(?P<zhunit>[万萬亿億千])?"
+    rf"(?:\s*(?P<enscale>thousand|million|billion|trillion|bn|mn)\b|(?P<short>[kmb])\b)?"
+    rf"|(?P<zh>[{_ZH_NUM_CHARS}]{{2,}}|[一二两兩三四五六七八九十][万萬亿億千百])",
+    re.IGNORECASE,
+)
+
+
+def parse_chinese_numeral(s: str) -> int | None:
+    """Parse 六萬, 二千, 十二億, 三百五十, 二〇二八 (digit by digit); None if it is not a number."""
+    if not s:
+        return None
+    if all(c in _ZH_DIGITS for c in s):
+        if len(s) < 2:
+            return _ZH_DIGITS[s]
+        return int("".join(str(_ZH_DIGITS[c]) for c in s))  # 二〇二八 -> 2028
+    total = 0
+    section = 0
+    digit: int | None = None
+    for c in s:
+        if c in _ZH_DIGITS:
+            digit = _ZH_DIGITS[c]
+        elif c in _ZH_SMALL_UNITS:
+            section += (digit if digit is not None else 1) * _ZH_SMALL_UNITS[c]
+            digit = None
+        elif c in _ZH_BIG_UNITS:
+            unit = _ZH_BIG_UNITS[c]
+            section += digit or 0
+            if section == 0:
+                return None
+            total = total * unit if total and total < unit else total  # 一万亿-style stacking
+            total += section * unit
+            section = 0
+            digit = None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+def _canonical(value: Decimal) -> str:
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
+
+
+def numbers(text: str) -> list[tuple[str, bool]]:
+    """All numbers in `text` as (canonical value, is_year) in order of appearance; numbers below 10 skipped."""
+    t = unicodedata.normalize("NFKC", text)
+    out: list[tuple[str, bool]] = []
+    for m in _NUMBER_RE.finditer(t):
+        if m.group("zh"):
+            value = parse_chinese_numeral(m.group("zh"))
+            if value is None:
+                continue
+            dec = Decimal(value)
+            raw_is_digits = all(c in _ZH_DIGITS for c in m.group("zh"))
+        else:
+            raw = m.group("arabic").replace(",", "").replace("，", "")
+            try:
+                dec = Decimal(raw)
+            except InvalidOperation:
+                continue
+            raw_is_digits = (
+                re.fullmatch(r"\d{4}", m.group("arabic")) is not None
+                and m.group("zhunit") is None
+                and not (m.group("enscale") or m.group("short"))
+            )
+            if m.group("zhunit"):
+                dec *= {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000, "千": 1000}[m.group("zhunit")]
+            scale = (m.group("enscale") or m.group("short") or "").lower()
+            if scale:
+                dec *= _EN_SCALES[scale]
+        if dec < 10:
+            continue
+        is_year = raw_is_digits and dec == dec.to_integral_value() and 1900 <= dec <= 2100
+        out.append((_canonical(dec), bool(is_year)))
+    return out
+
+
+def anchor_set(text: str) -> frozenset[str]:
+    """The distinct canonical numbers of a text (years included)."""
+    return frozenset(v for v, _ in numbers(text))
+
+
+def is_year(anchor: str) -> bool:
+    return anchor.isdigit() and len(anchor) == 4 and 1900 <= int(anchor) <= 2100

@@ -1,0 +1,224 @@
+"""Articles in, candidate events out: signatures -> stories (near-duplicates) -> events, with stable ids."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from datasketch import MinHash
+
+from dedupe.config import GroupingConfig
+from dedupe.events import event_clusters, link_stories, story_profile
+from dedupe.ids import assign_ids
+from dedupe.language import detect_language
+from dedupe.records import ArticleRecord
+from dedupe.shingles import shingle_hashes
+from dedupe.signatures import minhash_from_bytes, minhash_signatures, signature_bytes
+from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredSignature:
+    """A signature kept between runs; valid while `fingerprint` and `text_hash` still match."""
+
+    fingerprint: str
+    text_hash: str
+    size: int
+    data: bytes | None  # None: too few shingles to sign
+
+
+@dataclass(frozen=True)
+class Link:
+    """How an article joined its event: the contract's `link` object."""
+
+    method: str  # near-duplicate | same-language | cross-lingual | seed
+    score: float
+    evidence: tuple[str, ...] = ()
+    linked_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    article: ArticleRecord
+    language: str | None
+    story_id: str
+    link: Link
+
+
+@dataclass(frozen=True)
+class Story:
+    story_id: str
+    article_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    status: str
+    stories: tuple[Story, ...]
+    members: tuple[Member, ...]
+
+    @property
+    def dates(self) -> list[date]:
+        return sorted(d for m in self.members if (d := m.article.published_date) is not None)
+
+
+@dataclass
+class GroupingResult:
+    events: list[Event]
+    languages: dict[str, tuple[str | None, str]]  # article id -> (language, how decided)
+    new_signatures: dict[str, StoredSignature] = field(default_factory=dict)
+    near_duplicate_links: int = 0
+    event_links: int = 0
+
+
+def text_hash(record: ArticleRecord) -> str:
+    import xxhash
+
+    return xxhash.xxh64_hexdigest((record.text or record.title or "").encode("utf-8"))
+
+
+def _sort_key(r: ArticleRecord) -> tuple[int, str, str]:
+    d = r.published_date
+    return (0 if d else 1, d.isoformat() if d else "", r.id)
+
+
+def group(
+    records: Sequence[ArticleRecord],
+    config: GroupingConfig | None = None,
+    previous: Mapping[str, tuple[str, str]] | None = None,
+    signatures: Mapping[str, StoredSignature] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> GroupingResult:
+    """Group articles into stories and candidate events.
+
+    Args:
+        records: the articles (ids unique).
+        config: parameters; defaults when None.
+        previous: article id -> (story_id, event_id) from an earlier run, so ids stay stable.
+        signatures: stored signatures by article id; reused when still valid.
+        progress: called with a short message at each stage.
+    Returns:
+        Events (every record in exactly one), the language of each article, and new signatures to store.
+    """
+    config = config or GroupingConfig()
+    previous = previous or {}
+    signatures = signatures or {}
+    say = progress or (lambda _msg: None)
+    records = sorted(records, key=_sort_key)
+    n = len(records)
+
+    languages: dict[str, tuple[str | None, str]] = {}
+    for r in records:
+        if r.language:
+            languages[r.id] = (r.language, "input")
+        else:
+            d = detect_language(r.text, r.title)
+            languages[r.id] = (d.language, d.source)
+
+    say(f"signatures for {n} articles")
+    fingerprint = config.signature_fingerprint()
+    sigs: list[MinHash | None] = [None] * n
+    sizes = [0] * n
+    todo: list[int] = []
+    for i, r in enumerate(records):
+        stored = signatures.get(r.id)
+        if stored and stored.fingerprint == fingerprint and stored.text_hash == text_hash(r):
+            sizes[i] = stored.size
+            sigs[i] = minhash_from_bytes(stored.data, config) if stored.data else None
+        else:
+            todo.append(i)
+    new_signatures: dict[str, StoredSignature] = {}
+    shingle_sets = [
+        shingle_hashes(records[i].text or records[i].title or "", languages[records[i].id][0], config) for i in todo
+    ]
+    computed = minhash_signatures(shingle_sets, config)
+    for i, sh, m in zip(todo, shingle_sets, computed):
+        sizes[i] = len(sh)
+        ok = len(sh) >= config.min_shingles
+        sigs[i] = m if ok else None
+        new_signatures[records[i].id] = StoredSignature(
+            fingerprint, text_hash(records[i]), len(sh), signature_bytes(m) if ok else None
+        )
+    say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
+    pairs = near_duplicate_pairs(sigs, sizes, config)
+    stories = [sorted(s) for s in story_clusters(n, pairs)]  # indices sorted = seed (earliest) first
+    stories.sort(key=lambda s: s[0])
+
+    # An article's near-duplicate evidence: its strongest pair, preferring a partner published earlier.
+    best_pair: dict[int, tuple[tuple[bool, float], int, PairLink]] = {}
+    for p in pairs:
+        for x, y in ((p.b, p.a), (p.a, p.b)):
+            rank = (y < x, p.jaccard)
+            if x not in best_pair or rank > best_pair[x][0]:
+                best_pair[x] = (rank, y, p)
+
+    say(f"events from {len(stories)} stories")
+    profiles = []
+    for si, s in enumerate(stories):
+        seed = records[s[0]]
+        profiles.append(
+            story_profile(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
+        )
+    elinks = link_stories(profiles, config)
+    events_idx, used_links = event_clusters(len(stories), elinks)
+    events_idx = [sorted(e) for e in events_idx]
+    events_idx.sort(key=lambda e: e[0])
+
+    # Orient each event's spanning tree from its first story so every story records the link that joined it.
+    story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
+    adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
+    for lk in used_links:
+        adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, lk.evidence))
+        adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, lk.evidence))
+    for e in events_idx:
+        frontier, seen = [e[0]], {e[0]}
+        while frontier:
+            cur = frontier.pop(0)
+            for nxt, method, score, evidence in sorted(adjacency.get(cur, [])):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    story_link[nxt] = (cur, method, score, evidence)
+                    frontier.append(nxt)
+
+    prev_story = {aid: st for aid, (st, _ev) in previous.items()}
+    prev_event = {aid: ev for aid, (_st, ev) in previous.items()}
+    story_ids = assign_ids([[records[i].id for i in s] for s in stories], prev_story, "st")
+    event_ids = assign_ids(
+        [[records[i].id for si in e for i in stories[si]] for e in events_idx], prev_event, "ev"
+    )
+
+    events: list[Event] = []
+    for e, (event_id, status) in zip(events_idx, event_ids):
+        members: list[Member] = []
+        for si in e:
+            sid = story_ids[si][0]
+            for i in stories[si]:
+                r = records[i]
+                if i == stories[si][0]:
+                    if si == e[0]:
+                        link = Link("seed", 1.0)
+                    else:
+                        other, method, score, evidence = story_link[si]
+                        link = Link(method, score, evidence, records[stories[other][0]].id)
+                else:
+                    _rank, partner, p = best_pair[i]
+                    link = Link(
+                        "near-duplicate",
+                        round(p.jaccard, 4),
+                        (f"jaccard {p.jaccard:.2f}", f"containment {p.containment:.2f}"),
+                        records[partner].id,
+                    )
+                members.append(Member(r, languages[r.id][0], sid, link))
+        event_stories = tuple(
+            Story(story_ids[si][0], tuple(records[i].id for i in stories[si])) for si in e
+        )
+        # Status also reflects story changes inside an event whose membership is the same.
+        if status == "unchanged" and any(story_ids[si][1] != "unchanged" for si in e):
+            status = "updated"
+        events.append(Event(event_id, status, event_stories, tuple(members)))
+
+    return GroupingResult(events, languages, new_signatures, len(pairs), len(used_links))

@@ -1,0 +1,115 @@
+"""Writers: events and articles as JSONL, written to a temporary file and renamed (never half a file)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from dedupe.grouping import Event
+
+
+@contextmanager
+def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write to a temporary file beside `path` and rename it into place only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _short_date(value: str | None) -> str | None:
+    return value[:10] if value else None
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The events contract's object for one event."""
+    members = event.members
+    dates = event.dates
+    titles: dict[str, str] = {}
+    for m in members:  # members are in story order, seed first: the first title per language is the earliest
+        if m.language and m.article.title and m.language not in titles:
+            titles[m.language] = m.article.title
+    seed = members[0]
+    title = seed.article.title or next((m.article.title for m in members if m.article.title), None)
+    if not title:
+        title = (seed.article.text or "").strip().split("\n")[0][:120]
+    return {
+        "event_id": event.event_id,
+        "status": event.status,
+        "title": title,
+        "titles": titles,
+        "first_published": dates[0].isoformat() if dates else None,
+        "last_published": dates[-1].isoformat() if dates else None,
+        "languages": sorted({m.language for m in members if m.language}),
+        "outlets": sorted({m.article.outlet for m in members if m.article.outlet}),
+        "article_count": len(members),
+        "story_count": len(event.stories),
+        "topics": sorted({t for m in members for t in m.article.topics}),
+        "stories": [{"story_id": s.story_id, "article_ids": list(s.article_ids)} for s in event.stories],
+        "articles": [
+            {
+                "id": m.article.id,
+                "url": m.article.url,
+                "title": m.article.title,
+                "outlet": m.article.outlet,
+                "language": m.language,
+                "published": _short_date(m.article.published),
+                "story_id": m.story_id,
+                "link": {
+                    "method": m.link.method,
+                    "score": m.link.score,
+                    "evidence": list(m.link.evidence),
+                    "linked_to": m.link.linked_to,
+                },
+            }
+            for m in members
+        ],
+    }
+
+
+def newest_first(events: Iterable[Event]) -> list[Event]:
+    """Events ordered by their latest article date (undated last), then id."""
+    def key(e: Event) -> tuple[int, str, str]:
+        d = e.dates
+        return (0 if d else 1, "" if not d else "~" + _invert(d[-1].isoformat()), e.event_id)
+
+    return sorted(events, key=key)
+
+
+def _invert(iso: str) -> str:
+    # Sorting ascending on the digit complement gives newest first while keeping the key a string.
+    return "".join(chr(ord("9") - (ord(c) - ord("0"))) if c.isdigit() else c for c in iso)
+
+
+def write_events_jsonl(events: Iterable[Event], path: str | Path) -> int:
+    """Write events newest first; returns how many were written."""
+    n = 0
+    with atomic_writer(path) as fh:
+        for e in newest_first(events):
+            fh.write(json.dumps(event_to_dict(e), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    n = 0
+    with atomic_writer(path) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
