@@ -12,7 +12,7 @@ from dedupe.config import GroupingConfig
 from dedupe.events import event_clusters, link_stories, story_profile
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
-from dedupe.records import ArticleRecord
+from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_hashes
 from dedupe.signatures import minhash_from_bytes, minhash_signatures, signature_bytes
 from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
@@ -82,8 +82,9 @@ def text_hash(record: ArticleRecord) -> str:
 
 
 def _sort_key(r: ArticleRecord) -> tuple[int, str, str]:
-    d = r.published_date
-    return (0 if d else 1, d.isoformat() if d else "", r.id)
+    """Earliest first (undated last), then id: the first article of a story or event is its seed."""
+    ts = parse_timestamp(r.published)
+    return (0 if ts else 1, ts.isoformat() if ts else "", r.id)
 
 
 def group(

@@ -5,7 +5,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,23 @@ class ArticleRecord:
     @property
     def published_date(self) -> date | None:
         return parse_date(self.published)
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Parse an ISO 8601 date or datetime as an aware UTC datetime (naive values are taken as UTC)."""
+    if not value:
+        return None
+    v = value.strip().replace("Z", "+00:00")
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        d = parse_date(value)
+        if d is None:
+            return None
+        dt = datetime(d.year, d.month, d.day)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
 
 
 def parse_date(value: str | None) -> date | None:

@@ -1,0 +1,317 @@
+"""`newsdedupe` (also `python -m crawler`): the command line of the contract."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from crawler import __version__
+
+DEFAULT_DB = "outputs/newsdedupe.sqlite3"
+DEFAULT_OUT = "outputs"
+
+log = logging.getLogger("newsdedupe")
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _progress(msg: str) -> None:
+    if sys.stderr.isatty():
+        print(f"  … {msg}", file=sys.stderr, flush=True)
+
+
+def _load_outlets_or_report(path: str, base_url: str | None = None) -> tuple[list[Any], int]:
+    from crawler.outlets import OutletsFileError, load_outlets
+
+    try:
+        outlets, problems = load_outlets(path, {"{{BASE}}": base_url} if base_url else None)
+    except OutletsFileError as exc:
+        for p in exc.problems:
+            print(f"error: {p}", file=sys.stderr)
+        return [], len(exc.problems)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    return outlets, len(problems)
+
+
+# --- crawl ---------------------------------------------------------------------------------------
+def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: bool = True) -> dict[str, Any] | None:
+    from crawler.report import outlet_table, write_run_report
+    from crawler.runner import CrawlOptions, run_crawl
+
+    outlets: list[Any] = []
+    if not args.urls:
+        outlets, n_problems = _load_outlets_or_report(args.outlets, base_url)
+        if not outlets:
+            print(f"error: no usable outlets in {args.outlets}", file=sys.stderr)
+            return None
+        if n_problems:
+            print(f"warning: {n_problems} problem(s) in {args.outlets}; crawling the {len(outlets)} valid outlets",
+                  file=sys.stderr)
+    if args.topic:
+        print("warning: --topic is not implemented yet (issue 6); crawling without a topic filter", file=sys.stderr)
+    opts = CrawlOptions(
+        outlets_file=args.outlets, db=args.db, only=args.only, since=args.since, until=args.until, urls=args.urls,
+        max_per_outlet=args.max_per_outlet, allow_private=args.allow_private, base_url=base_url, polite=polite,
+        log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
+    )
+    _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {args.db}")
+    report = run_crawl(opts)
+    path = write_run_report(report, Path(args.out) / "runs")
+    _say(outlet_table(report["outlets"]))
+    stored = sum(c.get("stored", 0) for c in report["outlets"].values())
+    _say(f"crawl: {stored} new articles stored in {args.db}; {report['requests']} requests; "
+         f"{report['robots_forbidden']} forbidden by robots.txt; {report['refused_non_public']} refused "
+         f"(non-public address); report {path}")
+    return report
+
+
+# --- group / export ------------------------------------------------------------------------------
+def cmd_group(args: argparse.Namespace) -> int:
+    from crawler.jobs import group_input, group_store
+
+    since = _since_date(args.since)
+    t0 = time.monotonic()
+    if args.input:
+        result, path, problems, records = group_input(args.input, args.out, since, progress=_progress)
+        for p in problems:
+            print(f"warning: {p}", file=sys.stderr)
+        n_articles = len(records)
+    else:
+        result, path = group_store(args.db, args.out, since, progress=_progress)
+        n_articles = sum(len(e.members) for e in result.events)
+    statuses: dict[str, int] = {}
+    for e in result.events:
+        statuses[e.status] = statuses.get(e.status, 0) + 1
+    n_stories = sum(len(e.stories) for e in result.events)
+    _say(f"group: {n_articles} articles -> {n_stories} stories -> {len(result.events)} events "
+         f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
+         f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
+         f"{time.monotonic() - t0:.1f}s; wrote {path}")
+    return 0
+
+
+def _since_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    from crawler.spiders.outlets import parse_since
+
+    d = parse_since(value)
+    return d.isoformat() if d else None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crawler.jobs import export_articles, export_events
+
+    if args.format == "jsonl":
+        if args.only_new:
+            print("error: --only-new is not implemented yet (issue 7)", file=sys.stderr)
+            return 1
+        path, n = export_events(args.db, args.out)
+        _say(f"export: {n} events written to {path}")
+        return 0
+    if args.format == "articles":
+        path, n = export_articles(args.db, args.out)
+        _say(f"export: {n} articles written to {path}")
+        return 0
+    print(f"error: --format {args.format} is not implemented yet (issue 7: label-studio and html exports)",
+          file=sys.stderr)
+    return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    report = cmd_crawl(args)
+    if report is None:
+        return 1
+    cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None))
+    from crawler.jobs import export_articles
+
+    path, n = export_articles(args.db, args.out)
+    _say(f"export: {n} articles written to {path}")
+    n_outlets = max(1, len([o for o in report["outlets"] if o != "-"]))
+    share = len(report["failed_outlets"]) / n_outlets
+    if report["failed_outlets"] and share > args.fail_threshold:
+        print(f"error: {len(report['failed_outlets'])} of {n_outlets} outlets failed "
+              f"({', '.join(report['failed_outlets'])}), above --fail-threshold {args.fail_threshold}",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+# --- demo ----------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler.demo import run_demo
+
+    return run_demo(args.out, verbose=args.verbose)
+
+
+# --- extract / outlets / eval --------------------------------------------------------------------
+def cmd_extract(args: argparse.Namespace) -> int:
+    from crawler.extraction import extract_article
+
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    record = extract_article(body, args.url or Path(args.file).resolve().as_uri())
+    print(json.dumps(record.to_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_outlets(args: argparse.Namespace) -> int:
+    outlets, n_problems = _load_outlets_or_report(args.file)
+    if args.action == "validate":
+        if n_problems:
+            print(f"{args.file}: {n_problems} problem(s); {len(outlets)} valid outlet(s)", file=sys.stderr)
+            return 1
+        _say(f"{args.file}: OK, {len(outlets)} outlets")
+        return 0
+    from crawler.report import format_table
+
+    rows = [[o.id, o.name, ",".join(o.languages), o.country or "", len(o.feeds), len(o.sitemaps), len(o.start_urls)]
+            for o in outlets]
+    _say(format_table(["id", "name", "languages", "country", "feeds", "sitemaps", "start_urls"], rows))
+    return 1 if n_problems else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "grouping":
+        from dedupe.evaluate import evaluate_grouping_file
+
+        report = evaluate_grouping_file(args.path)
+        print(json.dumps(report, indent=2))
+        return 0
+    print("error: `eval extraction` is not implemented yet (issue 4)", file=sys.stderr)
+    return 1
+
+
+def cmd_not_yet(what: str, issue: int) -> int:
+    print(f"error: `{what}` is not implemented yet (issue {issue})", file=sys.stderr)
+    return 1
+
+
+def configure_logging(verbose: bool) -> None:
+    """One stderr handler: warnings and errors (each naming its source) by default, everything with -v."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("trafilatura", "htmldate", "charset_normalizer", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+# --- parser --------------------------------------------------------------------------------------
+def _crawl_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outlets", default="outlets.toml", help="outlets file (TOML)")
+    p.add_argument("--only", help="comma-separated outlet ids")
+    p.add_argument("--since", help="skip articles published before this date or duration (2025-01-31, 7d, 6m)")
+    p.add_argument("--until", help="skip articles published after this date")
+    p.add_argument("--topic", help="topic id (issue 6)")
+    p.add_argument("--topics", default="topics.toml", help="topics file (TOML)")
+    p.add_argument("--urls", help="file of article URLs, one per line (no outlet discovery)")
+    p.add_argument("--db", default=DEFAULT_DB, help="SQLite store path")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (run reports, events)")
+    p.add_argument("--max-per-outlet", type=int, help="fetch at most N new articles per outlet")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow loopback/private/link-local addresses (local test sites)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdedupe", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"newsdedupe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="crawl, group and export the bundled sample outlets (offline)")
+    p.add_argument("--out", default="outputs/demo")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+    p = sub.add_parser("crawl", help="discover, fetch, extract and store articles")
+    _crawl_options(p)
+
+    p = sub.add_parser("group", help="build stories and candidate events; write events.jsonl")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--db", default=DEFAULT_DB)
+    src.add_argument("--input", help="articles JSONL instead of the store")
+    p.add_argument("--out", default=DEFAULT_OUT)
+    p.add_argument("--since", help="only articles published since this date or duration")
+    p.add_argument("--topic", help="topic id (issue 6)")
+
+    p = sub.add_parser("export", help="write events or articles for labelling tools and people")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--format", required=True, choices=["jsonl", "articles", "label-studio", "html"])
+    p.add_argument("--out", default=DEFAULT_OUT)
+    p.add_argument("--only-new", action="store_true")
+    p.add_argument("--topic", help="topic id (issue 6)")
+
+    p = sub.add_parser("run", help="the nightly job: crawl, group, export")
+    _crawl_options(p)
+    p.add_argument("--fail-threshold", type=float, default=0.5,
+                   help="exit 2 when more than this share of outlets failed (default 0.5)")
+
+    p = sub.add_parser("extract", help="print the article record extracted from a saved page")
+    p.add_argument("file")
+    p.add_argument("--url")
+
+    p = sub.add_parser("outlets", help="validate or list an outlets file")
+    p.add_argument("action", choices=["validate", "list"])
+    p.add_argument("file", nargs="?", default="outlets.toml")
+
+    p = sub.add_parser("topics", help="validate a topics file (issue 6)")
+    p.add_argument("action", choices=["validate"])
+    p.add_argument("file", nargs="?", default="topics.toml")
+
+    p = sub.add_parser("eval", help="score grouping or extraction on labelled data")
+    p.add_argument("what", choices=["grouping", "extraction"])
+    p.add_argument("path")
+
+    p = sub.add_parser("labels", help="import labelling decisions (issue 7)")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(getattr(args, "verbose", False))
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "crawl":
+            return 0 if cmd_crawl(args) is not None else 1
+        if args.command == "group":
+            return cmd_group(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "extract":
+            return cmd_extract(args)
+        if args.command == "outlets":
+            return cmd_outlets(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "topics":
+            return cmd_not_yet("topics validate", 6)
+        if args.command == "labels":
+            return cmd_not_yet("labels import", 7)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""Discovery: article URLs (with what is known about them before fetching) from feeds, sitemaps and pages.
+
+Google News sitemaps carry the publication date, title, language and keywords of each URL; Scrapy's own
+sitemap parser drops them, so sitemaps are parsed here and those fields travel with the URL as hints.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import feedparser
+import lxml.etree
+import lxml.html
+
+log = logging.getLogger(__name__)
+
+MAX_DECOMPRESSED = 50 * 1024 * 1024  # the sitemap protocol caps a sitemap at 50 MB uncompressed
+
+_NS_NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """An article URL and what its feed or sitemap said about it."""
+
+    url: str
+    via: str  # feed | sitemap | news-sitemap | section | urls-file
+    source: str | None = None
+    title: str | None = None
+    published: str | None = None
+    language: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+class DiscoveryError(ValueError):
+    """A feed or sitemap that cannot be read at all (the message says why)."""
+
+
+def maybe_gunzip(body: bytes, limit: int = MAX_DECOMPRESSED) -> bytes:
+    """Decompress gzip bodies (sitemap.xml.gz) with a cap on the decompressed size."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as gz:
+            while chunk := gz.read(1 << 16):
+                out.write(chunk)
+                if out.tell() > limit:
+                    raise DiscoveryError(f"gzip body expands beyond {limit} bytes")
+    except (OSError, EOFError) as exc:
+        raise DiscoveryError(f"broken gzip data: {exc}") from exc
+    return out.getvalue()
+
+
+def parse_feed(body: bytes, feed_url: str) -> list[Discovered]:
+    """Entries of an RSS 0.9x/1.0/2.0 or Atom feed (feedparser), links made absolute."""
+    parsed = feedparser.parse(body)
+    if parsed.bozo and not parsed.entries:
+        raise DiscoveryError(f"not a readable feed ({parsed.get('bozo_exception')!s})")
+    feed_lang = parsed.feed.get("language") if parsed.get("feed") else None
+    out: list[Discovered] = []
+    for entry in parsed.entries:
+        link = entry.get("link")
+        if not link:
+            for lk in entry.get("links", []):
+                if lk.get("rel", "alternate") == "alternate" and lk.get("href"):
+                    link = lk["href"]
+                    break
+        if not link:
+            continue
+        published = None
+        for key in ("published_parsed", "updated_parsed", "created_parsed"):
+            t = entry.get(key)
+            if t:
+                published = "%04d-%02d-%02dT%02d:%02d:%02d+00:00" % tuple(t[:6])
+                break
+        tags = tuple(t.get("term", "") for t in entry.get("tags", []) if t.get("term"))
+        out.append(
+            Discovered(
+                url=urljoin(feed_url, link.strip()), via="feed", source=feed_url, title=entry.get("title"),
+                published=published, language=entry.get("language") or feed_lang, keywords=tags,
+            )
+        )
+    return out
+
+
+_XML_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)
+
+
+def parse_sitemap(body: bytes, sitemap_url: str) -> tuple[list[str], list[Discovered]]:
+    """Return (child sitemap URLs of an index, article URLs with lastmod / Google News metadata)."""
+    data = maybe_gunzip(body)
+    if not data.strip():
+        raise DiscoveryError("empty sitemap")
+    try:
+        root = lxml.etree.fromstring(data, parser=lxml.etree.XMLParser(**_XML_PARSER))
+    except lxml.etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"not valid XML: {exc}") from exc
+    if root is None:
+        raise DiscoveryError("not valid XML")
+    tag = lxml.etree.QName(root).localname
+    children: list[str] = []
+    urls: list[Discovered] = []
+    if tag == "sitemapindex":
+        for loc in root.iter("{*}loc"):
+            if loc.text and loc.text.strip():
+                children.append(urljoin(sitemap_url, loc.text.strip()))
+        return children, urls
+    if tag != "urlset":
+        raise DiscoveryError(f"root element <{tag}> is neither <urlset> nor <sitemapindex>")
+    for url_el in root.iter("{*}url"):
+        loc = url_el.find("{*}loc")
+        if loc is None or not (loc.text or "").strip():
+            continue
+        lastmod = url_el.findtext("{*}lastmod")
+        news = url_el.find(f"{{{_NS_NEWS}}}news")
+        if news is not None:
+            keywords = news.findtext(f"{{{_NS_NEWS}}}keywords") or ""
+            urls.append(
+                Discovered(
+                    url=urljoin(sitemap_url, loc.text.strip()), via="news-sitemap", source=sitemap_url,
+                    title=(news.findtext(f"{{{_NS_NEWS}}}title") or "").strip() or None,
+                    published=(news.findtext(f"{{{_NS_NEWS}}}publication_date") or lastmod or "").strip() or None,
+                    language=(news.findtext(f"{{{_NS_NEWS}}}publication/{{{_NS_NEWS}}}language") or "").strip() or None,
+                    keywords=tuple(k.strip() for k in keywords.split(",") if k.strip()),
+                )
+            )
+        else:
+            urls.append(
+                Discovered(url=urljoin(sitemap_url, loc.text.strip()), via="sitemap", source=sitemap_url,
+                           published=(lastmod or "").strip() or None)
+            )
+    return children, urls
+
+
+def page_links(html: str, page_url: str) -> list[str]:
+    """Absolute http(s) links of a page, in order, without duplicates."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    base = tree.xpath("//base/@href")
+    base_url = urljoin(page_url, base[0]) if base else page_url
+    seen: set[str] = set()
+    out: list[str] = []
+    for href in tree.xpath("//a/@href"):
+        absolute = urljoin(base_url, href.strip())
+        if absolute.startswith(("http://", "https://")) and absolute not in seen:
+            seen.add(absolute)
+            out.append(absolute)
+    return out
+
+
+def feed_links(html: str, page_url: str) -> list[str]:
+    """Feeds a page advertises with <link rel="alternate" type="application/rss+xml|atom+xml">."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    out = []
+    for link in tree.xpath('//link[@rel="alternate"][@href]'):
+        if (link.get("type") or "").lower() in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
+            out.append(urljoin(page_url, link.get("href").strip()))
+    return out

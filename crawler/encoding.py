@@ -1,0 +1,67 @@
+"""Decode page bytes: HTTP header charset, then BOM, then `<meta charset>`, then UTF-8, then detection.
+
+Chinese pages often declare nothing; a wrong single-byte fallback (Scrapy's cp1252) turns GBK or Big5 into
+mojibake, so the last resort is charset-normalizer, with GB18030 preferred over GB2312/GBK (its superset).
+"""
+from __future__ import annotations
+
+import codecs
+import re
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+# Labels that pages use for an encoding whose superset decodes the same text and more.
+_SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+             "big5": "big5hkscs", "x-big5": "big5hkscs", "iso-8859-1": "cp1252", "latin-1": "cp1252",
+             "us-ascii": "cp1252", "ascii": "cp1252"}
+
+
+def _lookup(label: str | None) -> str | None:
+    if not label:
+        return None
+    name = label.strip().lower()
+    name = _SUPERSET.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    m = _HEADER_CHARSET.search(content_type)
+    return m.group(1) if m else None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
+    """Return (text, encoding, how it was decided: header|bom|meta|utf-8|detected|fallback)."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return body.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"
+    enc = _lookup(header_charset(content_type))
+    if enc:
+        try:
+            return body.decode(enc), enc, "header"
+        except UnicodeDecodeError:
+            pass  # a wrong header is common: fall through to what the page itself says
+    m = _META_CHARSET.search(body[:4096])
+    enc = _lookup(m.group(1).decode("ascii", "ignore")) if m else None
+    if enc:
+        try:
+            return body.decode(enc), enc, "meta"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return body.decode("utf-8"), "utf-8", "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body, cp_isolation=["gb18030", "big5hkscs", "big5", "euc_jp", "shift_jis", "euc_kr",
+                                          "cp1252", "cp1251", "iso8859_2", "koi8_r"]).best()
+    if best is not None:
+        enc = _lookup(best.encoding) or best.encoding
+        return body.decode(enc, errors="replace"), enc, "detected"
+    return body.decode("utf-8", errors="replace"), "utf-8", "fallback"

@@ -1,0 +1,232 @@
+"""What a page means: a plain function of (html, url) that returns an extracted article record.
+
+trafilatura extracts the body, title, date and authors; this module decodes the bytes, prefers the
+article's own metadata for the date, strips the site name from the title, tags the language (with how it
+was decided) and gives every page an `extraction_status` instead of a bogus article.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import lxml.html
+import trafilatura
+
+from crawler.encoding import decode_html
+from dedupe.chinese import HAN_RE
+from dedupe.language import detect_language
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 60
+MIN_HAN_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What is known about a URL before it is fetched (feed or sitemap metadata, the outlet)."""
+
+    title: str | None = None
+    published: str | None = None
+    language: str | None = None
+    keywords: tuple[str, ...] = ()
+    outlet_languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Extracted:
+    status: str  # ok | not_article | too_short | no_text | not_html
+    url: str
+    canonical_url: str | None = None
+    title: str | None = None
+    text: str = ""
+    published: str | None = None
+    published_source: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    language_source: str | None = None
+    encoding: str | None = None
+    sitename: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "url": self.url, "canonical_url": self.canonical_url, "title": self.title,
+            "published": self.published, "published_source": self.published_source,
+            "authors": list(self.authors), "language": self.language, "language_source": self.language_source,
+            "encoding": self.encoding, "sitename": self.sitename, "text": self.text,
+        }
+
+
+_TITLE_SEP = re.compile(r"\s+[|\-–—:·•»]\s+|\s*[|｜_]\s*")
+
+
+def clean_title(title: str | None, sitename: str | None, h1: str | None) -> str | None:
+    """Drop a site-name prefix or suffix ("Headline | Outlet", "Outlet - Headline")."""
+    if not title:
+        return h1 or None
+    t = " ".join(title.split())
+    if h1:
+        h = " ".join(h1.split())
+        if h and h in t and len(h) >= 0.4 * len(t):
+            return h
+    parts = [p for p in _TITLE_SEP.split(t) if p.strip()]
+    if len(parts) > 1:
+        site = (sitename or "").strip().lower()
+        if site and (parts[-1].strip().lower() in site or site in parts[-1].strip().lower()):
+            return " ".join(_rejoin(t, parts[:-1]).split())
+        if site and (parts[0].strip().lower() in site or site in parts[0].strip().lower()):
+            return " ".join(_rejoin(t, parts[1:]).split())
+        if len(parts[-1]) <= 30 and len(parts[-1]) < len(parts[0]) / 2:
+            return " ".join(_rejoin(t, parts[:-1]).split())
+    return t
+
+
+def _rejoin(original: str, parts: list[str]) -> str:
+    """The span of `original` from the first to the last of `parts` (keeps internal separators)."""
+    start = original.find(parts[0])
+    end = original.rfind(parts[-1]) + len(parts[-1])
+    return original[start:end] if start >= 0 and end > start else " ".join(parts)
+
+
+def _meta(tree: Any, *names: str) -> str | None:
+    for name in names:
+        for attr in ("property", "name", "itemprop"):
+            found = tree.xpath(f'//meta[@{attr}="{name}"]/@content')
+            if found and found[0].strip():
+                return str(found[0]).strip()
+    return None
+
+
+def _iso(value: str | None) -> str | None:
+    """Normalise a date/datetime string to ISO 8601 (keeps the time and offset when present)."""
+    if not value:
+        return None
+    v = value.strip()
+    try:
+        return datetime.fromisoformat(v.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        pass
+    m = re.match(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})", v)
+    if m:
+        y, mo, d = (int(x) for x in m.groups())
+        try:
+            return datetime(y, mo, d).date().isoformat()
+        except ValueError:
+            return None
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(v).isoformat()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _is_long_enough(text: str) -> bool:
+    n_han = len(HAN_RE.findall(text))
+    if n_han >= MIN_HAN_CHARS:
+        return True
+    return len(text.split()) + n_han >= MIN_WORDS
+
+
+def _looks_like_index(tree: Any) -> bool:
+    """Many headline-like links and little running text: a home, section or tag page."""
+    links = [a.text_content().strip() for a in tree.xpath("//a[@href]")]
+    long_links = [t for t in links if len(t) >= 15]
+    paras = [p.text_content().strip() for p in tree.xpath("//p")]
+    running = sum(len(p) for p in paras if len(p) >= 80)
+    return len(long_links) >= 5 and running < 40 * len(long_links)
+
+
+def extract_article(
+    page: str | bytes, url: str, hints: Hints | None = None, content_type: str | None = None
+) -> Extracted:
+    """Extract one article from a page.
+
+    Args:
+        page: the page as bytes (decoded here) or text.
+        url: the URL it was fetched from (final URL after redirects).
+        hints: metadata known before fetching (feed/sitemap title, date, language; outlet languages).
+        content_type: the HTTP Content-Type header, for its charset.
+    Returns:
+        The record; `status` says whether it is an article (`ok`) or why not.
+    """
+    hints = hints or Hints()
+    encoding = None
+    if isinstance(page, bytes):
+        html, encoding, _how = decode_html(page, content_type)
+    else:
+        html = page
+    if not html.strip():
+        return Extracted("no_text", url, encoding=encoding)
+    try:
+        tree = lxml.html.fromstring(html.encode("utf-8", "surrogatepass"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (lxml.etree.ParserError, ValueError) as exc:
+        log.warning("%s: unparseable HTML (%s)", url, exc)
+        return Extracted("no_text", url, encoding=encoding)
+
+    canonical = None
+    for href in tree.xpath('//link[@rel="canonical"]/@href'):
+        if href.strip().startswith(("http://", "https://")):
+            canonical = href.strip()
+            break
+    declared = (tree.get("lang") or tree.get("xml:lang") or _meta(tree, "og:locale", "language", "content-language"))
+    h1s = [h.text_content().strip() for h in tree.xpath("//h1") if h.text_content().strip()]
+    h1 = h1s[0] if len(h1s) == 1 else None
+    sitename = _meta(tree, "og:site_name", "application-name")
+
+    doc = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False,
+        deduplicate=False,
+    )
+    text = (doc.text if doc is not None else "") or ""
+    raw_title = (doc.title if doc is not None else None) or _meta(tree, "og:title")
+    sitename = sitename or (doc.sitename if doc is not None else None)
+    title = clean_title(raw_title, sitename, h1) or hints.title
+    # trafilatura keeps the headline as the first line of the body; it is the title, not text.
+    lines = text.split("\n")
+    if title and lines and lines[0].strip() == title.strip():
+        text = "\n".join(lines[1:]).strip()
+
+    published, published_source = None, None
+    own = _meta(tree, "article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued")
+    if own and _iso(own):
+        published, published_source = _iso(own), "page-metadata"
+    else:
+        times = tree.xpath("//article//time/@datetime | //time[@pubdate]/@datetime")
+        if times and _iso(times[0]):
+            published, published_source = _iso(times[0]), "page-time"
+        elif hints.published and _iso(hints.published):
+            published, published_source = _iso(hints.published), "feed-or-sitemap"
+        elif doc is not None and doc.date:
+            published, published_source = _iso(doc.date), "trafilatura"
+
+    authors: tuple[str, ...] = ()
+    if doc is not None and doc.author:
+        authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", doc.author) if a.strip())
+
+    declared_lang = declared or hints.language or (hints.outlet_languages[0] if len(hints.outlet_languages) == 1 else None)
+    lang = detect_language(text, title, declared_lang)
+
+    meta = {"declared_language": declared, "keywords": list(hints.keywords)} if hints.keywords else {"declared_language": declared}
+    og_type = (_meta(tree, "og:type") or "").lower()
+    if og_type in ("website", "profile", "video.other", "music.song") and published_source not in (
+        "page-metadata", "page-time"
+    ):
+        status = "not_article"
+    elif not text.strip():
+        status = "not_article" if _looks_like_index(tree) else "no_text"
+    elif not _is_long_enough(text):
+        status = "not_article" if _looks_like_index(tree) else "too_short"
+    elif _looks_like_index(tree) and not published:
+        status = "not_article"
+    else:
+        status = "ok"
+    return Extracted(
+        status=status, url=url, canonical_url=canonical, title=title, text=text, published=published,
+        published_source=published_source, authors=authors, language=lang.language,
+        language_source=lang.source, encoding=encoding, sitename=sitename, meta=meta,
+    )

@@ -1,0 +1,48 @@
+"""Scrapy settings for newsdedupe (also used by `scrapy crawl outlets` through scrapy.cfg)."""
+from crawler import __version__
+
+BOT_NAME = "newsdedupe"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Identify ourselves; outlets can see who is crawling and why.
+USER_AGENT = f"newsdedupe/{__version__} (+https://github.com/newsdedupe/newsdedupe; news monitoring crawler)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: a few requests per site at a time, adaptive delays. Outlets may override per domain
+# (`download_delay`, `concurrency` in the outlets file), which the runner turns into DOWNLOAD_SLOTS.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+DOWNLOAD_DELAY_JITTER = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+HTTPERROR_ALLOW_ALL = False
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before robots.txt and everything else: never even ask a non-public address.
+    "crawler.middlewares.PublicAddressMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.StorePipeline": 300,
+}
+
+# newsdedupe's own settings.
+NEWSDEDUPE_DB = "outputs/newsdedupe.sqlite3"
+NEWSDEDUPE_ALLOW_PRIVATE = False
+
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+# The CLI installs its own log handler (quiet unless -v); `scrapy crawl` keeps Scrapy's.

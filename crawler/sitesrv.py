@@ -1,0 +1,114 @@
+"""A small static HTTP server on 127.0.0.1 for the demo's sample site and the tests' fixture sites.
+
+Serves a folder; replaces `{{BASE}}` in text files with the server's base URL (so feeds and sitemaps carry
+absolute URLs on a random port); `_headers.toml` in the folder overrides status, redirect target and
+content type per path. Every request path is recorded so tests can assert what was (not) fetched.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLACEHOLDER = b"{{BASE}}"
+_TEXT_SUFFIXES = {".html", ".htm", ".xml", ".txt", ".toml", ".rss", ".atom", ".json"}
+_TYPES = {
+    ".html": "text/html", ".htm": "text/html", ".xml": "application/xml", ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml", ".txt": "text/plain", ".gz": "application/gzip",
+    ".json": "application/json", ".toml": "text/plain",
+}
+
+
+class FixtureSite:
+    """Serve `root` on 127.0.0.1 in a background thread (use as a context manager)."""
+
+    def __init__(self, root: str | Path, port: int = 0) -> None:
+        self.root = Path(root).resolve()
+        headers_file = self.root / "_headers.toml"
+        self.overrides: dict[str, dict[str, Any]] = (
+            tomllib.loads(headers_file.read_text(encoding="utf-8")) if headers_file.exists() else {}
+        )
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "fixture-site/1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+                pass
+
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def do_GET(self) -> None:
+                self._serve(head=False)
+
+            def _serve(self, head: bool) -> None:
+                with site._lock:
+                    site.requests.append(self.path)
+                path = unquote(urlsplit(self.path).path)
+                override = site.overrides.get(path, {})
+                status = int(override.get("status", 200))
+                if status in (301, 302, 303, 307, 308):
+                    location = str(override.get("location", "/"))
+                    if location.startswith("/"):
+                        location = site.base_url + location
+                    self.send_response(status)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                target = (site.root / path.lstrip("/")).resolve()
+                if path.endswith("/"):
+                    target = target / "index.html"
+                if site.root not in target.parents or not target.is_file() or target.name == "_headers.toml":
+                    body = b"not found"
+                    self.send_response(404)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if not head:
+                        self.wfile.write(body)
+                    return
+                body = target.read_bytes()
+                if target.suffix in _TEXT_SUFFIXES:
+                    body = body.replace(PLACEHOLDER, site.base_url.encode("ascii"))
+                self.send_response(status)
+                self.send_header("Content-Type", str(override.get("content_type", _TYPES.get(target.suffix, "application/octet-stream"))))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="fixture-site", daemon=True)
+
+    def start(self) -> FixtureSite:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> FixtureSite:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def render(self, relative: str) -> str:
+        """A site file's text with the placeholder replaced (for outlets files and expectations)."""
+        return (self.root / relative).read_text(encoding="utf-8").replace("{{BASE}}", self.base_url)

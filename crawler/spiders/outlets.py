@@ -1,0 +1,291 @@
+"""The `outlets` spider: for each outlet, read feeds, sitemaps and section pages, fetch new articles.
+
+Callbacks only navigate; what a page means is `crawler.extraction.extract_article`.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.discovery import Discovered, DiscoveryError, feed_links, page_links, parse_feed, parse_sitemap
+from crawler.extraction import Hints, extract_article
+from crawler.items import ArticleItem
+from crawler.middlewares import RefusedAddress
+from crawler.outlets import Outlet, load_outlets
+from crawler.storage import Store, article_id_for, now_iso
+from crawler.urls import canonicalize, looks_like_article
+from dedupe.records import parse_date
+
+log = logging.getLogger(__name__)
+
+
+def parse_since(value: str | None) -> date | None:
+    """`2025-01-01`, or a duration back from today: `7d`, `2w`, `6m`, `1y`."""
+    if not value:
+        return None
+    from datetime import timedelta
+
+    v = value.strip().lower()
+    units = {"d": 1, "w": 7, "m": 30, "y": 365}
+    if v[:-1].isdigit() and v[-1] in units:
+        return date.today() - timedelta(days=int(v[:-1]) * units[v[-1]])
+    d = parse_date(v)
+    if d is None:
+        raise ValueError(f"{value!r} is neither a date (2025-01-31) nor a duration (7d, 2w, 6m, 1y)")
+    return d
+
+
+class OutletsSpider(scrapy.Spider):
+    name = "outlets"
+
+    def __init__(
+        self,
+        outlets: str = "outlets.toml",
+        only: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        urls: str | None = None,
+        max_per_outlet: str | int | None = None,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.outlets: list[Outlet] = []
+        self.problems: list[str] = []
+        subs = {"{{BASE}}": base_url} if base_url else None
+        if outlets and not urls or (urls and outlets and Path(outlets).exists()):
+            loaded, problems = load_outlets(outlets, subs)
+            self.problems = [str(p) for p in problems]
+            for p in problems:
+                log.error("%s", p)
+            wanted = {x.strip() for x in only.split(",")} if only else None
+            self.outlets = [o for o in loaded if wanted is None or o.id in wanted]
+            if wanted:
+                unknown = wanted - {o.id for o in loaded}
+                for u in sorted(unknown):
+                    log.error("%s: --only names unknown outlet %r", outlets, u)
+        self.urls_file = urls
+        self.since = parse_since(since)
+        self.until = parse_date(until) if until else None
+        self.max_per_outlet = int(max_per_outlet) if max_per_outlet else None
+        self.scheduled: Counter[str] = Counter()
+        self.store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.store = Store(crawler.settings.get("NEWSDEDUPE_DB"))
+        return spider
+
+    def closed(self, reason: str) -> None:
+        if self.store:
+            self.store.close()
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def count(self, outlet: Outlet | None, key: str, n: int = 1) -> None:
+        if self.crawler.stats:
+            self.crawler.stats.inc_value(f"newsdedupe/outlet/{outlet.id if outlet else '-'}/{key}", n)
+
+    def outlet_for(self, url: str) -> Outlet | None:
+        for o in self.outlets:
+            if o.owns(url):
+                return o
+        return None
+
+    def _request(self, url: str, callback: Any, outlet: Outlet | None, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_error, dont_filter=True,
+            meta={"outlet": outlet, **meta}, priority=10,
+        )
+
+    # --- discovery -------------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        for req in self.start_requests():
+            yield req
+
+    def start_requests(self) -> Iterator[scrapy.Request]:
+        if self.urls_file:
+            yield from self._url_list_requests()
+            return
+        for outlet in self.outlets:
+            for feed in outlet.feeds:
+                yield self._request(feed, self.parse_feed, outlet)
+            for sm in outlet.sitemaps:
+                yield self._request(sm, self.parse_sitemap, outlet, depth=0)
+            for page in outlet.start_urls:
+                yield self._request(page, self.parse_section, outlet)
+
+    def _url_list_requests(self) -> Iterator[scrapy.Request]:
+        assert self.urls_file
+        try:
+            lines = Path(self.urls_file).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            log.error("%s: cannot read URL list: %s", self.urls_file, exc)
+            return
+        for n, line in enumerate(lines, start=1):
+            url = line.strip()
+            if not url or url.startswith("#"):
+                continue
+            if urlsplit(url).scheme not in ("http", "https"):
+                log.error("%s:%d: not an http(s) URL: %r", self.urls_file, n, url)
+                continue
+            req = self.consider(Discovered(url=url, via="urls-file", source=self.urls_file), self.outlet_for(url))
+            if req is not None:
+                yield req
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        outlet: Outlet | None = response.meta.get("outlet")
+        try:
+            entries = parse_feed(response.body, response.url)
+        except DiscoveryError as exc:
+            log.error("feed %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
+            self.count(outlet, "errors")
+            return
+        for d in entries:
+            req = self.consider(d, outlet)
+            if req is not None:
+                yield req
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        outlet: Outlet | None = response.meta.get("outlet")
+        depth = response.meta.get("depth", 0)
+        try:
+            children, entries = parse_sitemap(response.body, response.url)
+        except DiscoveryError as exc:
+            log.error("sitemap %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
+            self.count(outlet, "errors")
+            return
+        if depth < 3:
+            for child in children:
+                yield self._request(child, self.parse_sitemap, outlet, depth=depth + 1)
+        for d in entries:
+            req = self.consider(d, outlet)
+            if req is not None:
+                yield req
+
+    def parse_section(self, response: Response) -> Iterator[Any]:
+        outlet: Outlet | None = response.meta.get("outlet")
+        if not isinstance(response, TextResponse):
+            return
+        html = response.text
+        if outlet and not outlet.feeds:
+            for feed in feed_links(html, response.url):
+                yield self._request(feed, self.parse_feed, outlet)
+        for link in page_links(html, response.url):
+            if outlet is not None:
+                if outlet.domains and not outlet.owns(link):
+                    continue
+                if outlet.allow_patterns or outlet.deny_patterns:
+                    if not outlet.accepts(link):
+                        continue
+                elif not looks_like_article(link):
+                    continue
+            elif not looks_like_article(link):
+                continue
+            req = self.consider(Discovered(url=link, via="section", source=response.url), outlet)
+            if req is not None:
+                yield req
+
+    def consider(self, d: Discovered, outlet: Outlet | None) -> scrapy.Request | None:
+        """Decide, before downloading, whether a discovered URL is worth fetching."""
+        url = canonicalize(d.url)
+        if outlet is not None and any(p.search(url) for p in outlet.deny_patterns):
+            self.count(outlet, "skipped_denied")
+            return None
+        self.count(outlet, "discovered")
+        published = parse_date(d.published)
+        if published and ((self.since and published < self.since) or (self.until and published > self.until)):
+            self.count(outlet, "skipped_out_of_range")
+            return None
+        assert self.store is not None
+        self.store.record_discovery(url, outlet.id if outlet else None, d.via,
+                                    {"title": d.title, "published": d.published, "source": d.source})
+        if self.store.is_done(url):
+            self.count(outlet, "skipped_already_seen")
+            return None
+        key = outlet.id if outlet else "-"
+        if self.max_per_outlet is not None and self.scheduled[key] >= self.max_per_outlet:
+            self.count(outlet, "skipped_limit")
+            return None
+        self.scheduled[key] += 1
+        hints = Hints(
+            title=d.title, published=d.published, language=d.language, keywords=d.keywords,
+            outlet_languages=outlet.languages if outlet else (),
+        )
+        # No dont_filter: the same canonical URL found twice in one run is fetched once.
+        return scrapy.Request(
+            url, callback=self.parse_article, errback=self.on_error,
+            meta={"outlet": outlet, "hints": hints, "via": d.via, "requested": url},
+        )
+
+    # --- articles --------------------------------------------------------------------------------
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        outlet: Outlet | None = response.meta.get("outlet")
+        requested = response.meta.get("requested", response.url)
+        final = canonicalize(response.url)
+        self.count(outlet, "fetched")
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        if "html" not in content_type.lower() and not response.body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
+            status = "not_html"
+            extracted = None
+        else:
+            extracted = extract_article(response.body, response.url, response.meta.get("hints"), content_type)
+            status = extracted.status
+        canonical = final
+        if extracted is not None and extracted.canonical_url:
+            declared = canonicalize(extracted.canonical_url)
+            # Trust rel=canonical only on the same site (some pages point it at a home page or a partner).
+            if urlsplit(declared).hostname == urlsplit(final).hostname and declared.rstrip("/") != "":
+                canonical = declared
+        if status == "ok" and canonical != requested and self.store is not None and self.store.has_article(canonical):
+            status = "duplicate"
+        item = ArticleItem(
+            id=article_id_for(canonical), url=final, canonical_url=canonical, requested_url=requested,
+            outlet=outlet.id if outlet else None, extraction_status=status, fetched=now_iso(),
+            discovered_via=response.meta.get("via"),
+        )
+        if extracted is not None:
+            item.title = extracted.title
+            item.text = extracted.text
+            item.language = extracted.language
+            item.language_source = extracted.language_source
+            item.published = extracted.published
+            item.published_source = extracted.published_source
+            item.authors = list(extracted.authors)
+            item.encoding = extracted.encoding
+            item.meta = extracted.meta
+        yield item
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        outlet: Outlet | None = request.meta.get("outlet")
+        is_article = request.callback == self.parse_article
+        url = request.meta.get("requested", request.url)
+        if failure.check(HttpError):
+            code = failure.value.response.status
+            status = f"http_{code}"
+            log.warning("HTTP %s for %s (outlet %s)", code, request.url, outlet.id if outlet else "-")
+        elif failure.check(RefusedAddress):
+            status = "refused"
+        elif "robots.txt" in str(failure.value):
+            status = "blocked_by_robots"
+        else:
+            status = "error"
+            log.warning("%s: %s (outlet %s)", request.url, failure.getErrorMessage(), outlet.id if outlet else "-")
+        if is_article:
+            self.count(outlet, f"dropped_{status}" if status != "error" else "errors")
+            if self.store is not None:
+                self.store.set_url_status(url, status, outlet=outlet.id if outlet else None)
+        else:
+            self.count(outlet, "errors")
+            self.count(outlet, "discovery_failures")

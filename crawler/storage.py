@@ -1,0 +1,279 @@
+"""The article store (SQLite, embedded default): articles, URL state, signatures and event assignments.
+
+Every write is its own transaction in WAL mode, so a crawl killed at any moment (SIGKILL included) loses
+nothing that was stored and leaves a database that opens. State lives here, not in a per-job folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    canonical_url TEXT NOT NULL UNIQUE,
+    outlet TEXT,
+    title TEXT,
+    text TEXT NOT NULL,
+    language TEXT,
+    language_source TEXT,
+    published TEXT,
+    published_source TEXT,
+    authors TEXT NOT NULL DEFAULT '[]',
+    fetched TEXT NOT NULL,
+    discovered_via TEXT,
+    extraction_status TEXT NOT NULL,
+    encoding TEXT,
+    topics TEXT NOT NULL DEFAULT '[]',
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
+CREATE TABLE IF NOT EXISTS urls (
+    url TEXT PRIMARY KEY,
+    outlet TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    discovered_via TEXT,
+    status TEXT NOT NULL DEFAULT 'discovered',
+    http_status INTEGER,
+    article_id TEXT,
+    hint TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS signatures (
+    article_id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    article_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    assigned TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    grouped TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# URL states after which a URL is never fetched again; anything else (discovered, http 5xx, timeouts) is retried.
+FINAL_STATUSES = frozenset(
+    {"ok", "duplicate", "not_article", "too_short", "paywall", "no_text", "blocked_by_robots", "refused",
+     "http_404", "http_410", "not_html", "too_large"}
+)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def article_id_for(canonical_url: str) -> str:
+    """A stable article id derived from the canonical URL."""
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: str
+    url: str
+    canonical_url: str
+    outlet: str | None
+    title: str | None
+    text: str
+    language: str | None
+    language_source: str | None
+    published: str | None
+    published_source: str | None
+    authors: list[str]
+    fetched: str
+    discovered_via: str | None
+    extraction_status: str
+    encoding: str | None
+    topics: list[str]
+    meta: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "url": self.url, "canonical_url": self.canonical_url, "outlet": self.outlet,
+            "title": self.title, "text": self.text, "language": self.language,
+            "language_source": self.language_source, "published": self.published,
+            "published_source": self.published_source, "authors": self.authors, "fetched": self.fetched,
+            "discovered_via": self.discovered_via, "extraction_status": self.extraction_status,
+            "encoding": self.encoding, "topics": self.topics,
+        }
+
+
+class Store:
+    """SQLite-backed store. One connection per process; autocommit, each write its own transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- URL state -------------------------------------------------------------------------------
+    def url_status(self, url: str) -> str | None:
+        row = self.conn.execute("SELECT status FROM urls WHERE url = ?", (url,)).fetchone()
+        return row["status"] if row else None
+
+    def is_done(self, url: str) -> bool:
+        """True when this canonical URL needs no further download (stored, or finally rejected)."""
+        status = self.url_status(url)
+        if status in FINAL_STATUSES:
+            return True
+        row = self.conn.execute("SELECT 1 FROM articles WHERE canonical_url = ?", (url,)).fetchone()
+        return row is not None
+
+    def record_discovery(self, url: str, outlet: str | None, via: str, hint: dict[str, Any] | None = None) -> None:
+        """Remember a discovered URL (first seen once, last seen every run)."""
+        ts = now_iso()
+        self.conn.execute(
+            """INSERT INTO urls(url, outlet, first_seen, last_seen, discovered_via, hint)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET last_seen = excluded.last_seen""",
+            (url, outlet, ts, ts, via, json.dumps(hint or {}, ensure_ascii=False)),
+        )
+
+    def set_url_status(self, url: str, status: str, http_status: int | None = None,
+                       article_id: str | None = None, outlet: str | None = None) -> None:
+        ts = now_iso()
+        self.conn.execute(
+            """INSERT INTO urls(url, outlet, first_seen, last_seen, status, http_status, article_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
+                   http_status = COALESCE(excluded.http_status, urls.http_status),
+                   article_id = COALESCE(excluded.article_id, urls.article_id)""",
+            (url, outlet, ts, ts, status, http_status, article_id),
+        )
+
+    # --- articles --------------------------------------------------------------------------------
+    def add_article(self, record: dict[str, Any]) -> bool:
+        """Store one article; False when its canonical URL is already stored (nothing changes then)."""
+        cur = self.conn.execute(
+            """INSERT OR IGNORE INTO articles(id, url, canonical_url, outlet, title, text, language,
+                   language_source, published, published_source, authors, fetched, discovered_via,
+                   extraction_status, encoding, topics, meta)
+               VALUES (:id, :url, :canonical_url, :outlet, :title, :text, :language, :language_source,
+                   :published, :published_source, :authors, :fetched, :discovered_via, :extraction_status,
+                   :encoding, :topics, :meta)""",
+            {
+                **record,
+                "authors": json.dumps(record.get("authors") or [], ensure_ascii=False),
+                "topics": json.dumps(record.get("topics") or [], ensure_ascii=False),
+                "meta": json.dumps(record.get("meta") or {}, ensure_ascii=False),
+            },
+        )
+        return cur.rowcount == 1
+
+    def has_article(self, canonical_url: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE canonical_url = ?", (canonical_url,)).fetchone() is not None
+
+    def count_articles(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def articles(self, since: str | None = None) -> Iterator[StoredArticle]:
+        """Stored articles in id order; `since` (ISO date) keeps those published (or fetched) on or after it."""
+        sql = "SELECT * FROM articles"
+        args: tuple[Any, ...] = ()
+        if since:
+            sql += " WHERE COALESCE(published, fetched) >= ?"
+            args = (since,)
+        for row in self.conn.execute(sql + " ORDER BY id", args):
+            yield StoredArticle(
+                id=row["id"], url=row["url"], canonical_url=row["canonical_url"], outlet=row["outlet"],
+                title=row["title"], text=row["text"], language=row["language"],
+                language_source=row["language_source"], published=row["published"],
+                published_source=row["published_source"], authors=json.loads(row["authors"]),
+                fetched=row["fetched"], discovered_via=row["discovered_via"],
+                extraction_status=row["extraction_status"], encoding=row["encoding"],
+                topics=json.loads(row["topics"]), meta=json.loads(row["meta"]),
+            )
+
+    # --- grouping state --------------------------------------------------------------------------
+    def signatures(self) -> dict[str, tuple[str, str, int, bytes | None]]:
+        return {
+            r["article_id"]: (r["fingerprint"], r["text_hash"], r["size"], r["data"])
+            for r in self.conn.execute("SELECT * FROM signatures")
+        }
+
+    def save_signatures(self, rows: Iterable[tuple[str, str, str, int, bytes | None]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO signatures(article_id, fingerprint, text_hash, size, data) VALUES (?,?,?,?,?)",
+                rows,
+            )
+
+    def assignments(self) -> dict[str, tuple[str, str]]:
+        return {r["article_id"]: (r["story_id"], r["event_id"]) for r in self.conn.execute("SELECT * FROM assignments")}
+
+    def save_assignments(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        ts = now_iso()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO assignments(article_id, story_id, event_id, assigned) VALUES (?,?,?,?)",
+                ((a, s, e, ts) for a, s, e in rows),
+            )
+
+    def replace_events(self, events: Iterable[dict[str, Any]]) -> None:
+        """Keep the latest grouping's events (newest first) for `export`."""
+        ts = now_iso()
+        with self.transaction():
+            self.conn.execute("DELETE FROM events")
+            self.conn.executemany(
+                "INSERT INTO events(event_id, position, status, body, grouped) VALUES (?,?,?,?,?)",
+                ((e["event_id"], i, e["status"], json.dumps(e, ensure_ascii=False), ts) for i, e in enumerate(events)),
+            )
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        for row in self.conn.execute("SELECT body FROM events ORDER BY position"):
+            yield json.loads(row["body"])
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def stats(self) -> dict[str, int]:
+        out = {"articles": self.count_articles()}
+        for row in self.conn.execute("SELECT status, COUNT(*) AS n FROM urls GROUP BY status"):
+            out[f"urls_{row['status']}"] = row["n"]
+        return out
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
