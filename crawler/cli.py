@@ -188,6 +188,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate_grouping_file(args.path)
         print(json.dumps(report, indent=2))
         return 0
+    if args.what == "neardup":
+        from dedupe.evaluate import evaluate_neardup
+
+        base = Path(args.path)
+        report = {}
+        for lang, tag in (("en", "en"), ("zh", "zh-Hans")):
+            docs = base / f"{lang}.jsonl.gz"
+            if docs.exists():
+                _progress(f"near-duplicates: {docs}")
+                report[lang] = evaluate_neardup(docs, base / f"{lang}.truth.json", tag, args.limit)
+        if not report:
+            print(f"error: no en.jsonl.gz / zh.jsonl.gz in {base}", file=sys.stderr)
+            return 1
+        print(json.dumps(report, indent=2))
+        return 0
     print("error: `eval extraction` is not implemented yet (issue 4)", file=sys.stderr)
     return 1
 
@@ -271,8 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="topics.toml")
 
     p = sub.add_parser("eval", help="score grouping or extraction on labelled data")
-    p.add_argument("what", choices=["grouping", "extraction"])
-    p.add_argument("path")
+    p.add_argument("what", choices=["grouping", "neardup", "extraction"])
+    p.add_argument("path", help="labelled articles file (grouping) or folder (neardup, extraction)")
+    p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
 
     p = sub.add_parser("labels", help="import labelling decisions (issue 7)")
     p.add_argument("action", choices=["import"])

@@ -105,3 +105,66 @@ def evaluate_grouping_file(path: str | Path, config: GroupingConfig | None = Non
     report["file"] = str(path)
     report["problems"] = [str(p) for p in problems]
     return report
+
+
+def evaluate_neardup(
+    docs_path: str | Path, truth_path: str | Path, language: str, limit: int | None = None,
+    config: GroupingConfig | None = None,
+) -> dict[str, Any]:
+    """Story-level scores on the near-duplicate benchmark (`*.jsonl.gz` + `*.truth.json`).
+
+    Recall per variant type (a planted variant must land in its source's story), pair precision over all
+    pairs put in one story (against the truth clusters), and follow-up stories merged with their source.
+    """
+    import gzip
+    import time
+    from collections import defaultdict
+
+    records: list[ArticleRecord] = []
+    opener = gzip.open if str(docs_path).endswith(".gz") else open
+    with opener(docs_path, "rt", encoding="utf-8") as fh:
+        for n, line in enumerate(fh):
+            if limit is not None and n >= limit:
+                break
+            obj = json.loads(line)
+            records.append(ArticleRecord(id=str(obj["id"]), text=obj["text"], language=language))
+    truth = json.loads(Path(truth_path).read_text(encoding="utf-8"))
+    loaded = {r.id for r in records}
+    t0 = time.perf_counter()
+    result = group(records, config)
+    seconds = time.perf_counter() - t0
+    story = {m.article.id: m.story_id for e in result.events for m in e.members}
+    cluster_of: dict[str, int] = {}
+    for k, members in enumerate(truth["clusters"]):
+        for x in members:
+            cluster_of[str(x)] = k
+    by_story: dict[str, list[str]] = defaultdict(list)
+    for aid, sid in story.items():
+        by_story[sid].append(aid)
+    tp = fp = 0
+    for members in by_story.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                if a in cluster_of and cluster_of.get(a) == cluster_of.get(b):
+                    tp += 1
+                else:
+                    fp += 1
+    per_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for variant, source in truth["variant_src"].items():
+        if variant in loaded and str(source) in loaded:
+            kind = truth["variant_type"][variant]
+            per_type[kind][1] += 1
+            per_type[kind][0] += int(story[variant] == story[str(source)])
+    followups = [(k, str(v)) for k, v in truth["followup_src"].items() if k in loaded and str(v) in loaded]
+    merged = sum(1 for a, b in followups if story[a] == story[b])
+    return {
+        "documents": len(records),
+        "seconds": round(seconds, 1),
+        "pair_precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
+        "false_pairs": fp,
+        "recall": {k: round(a / n, 4) for k, (a, n) in sorted(per_type.items())},
+        "followups_merged": merged,
+        "followups": len(followups),
+        "followups_merged_share": round(merged / len(followups), 4) if followups else 0.0,
+    }

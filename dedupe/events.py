@@ -6,10 +6,12 @@ and anchors (never all pairs); a pair is linked when
 - same language family: term cosine >= `event_cosine`;
 - different languages: enough shared anchors (numbers normalised across scripts), at least one not a year;
 and in both cases the dates are within `event_window_days` and the anchor veto does not fire (both sides carry
-numbers and share none).
+numbers and share none). Stories then join by average-link clustering, so one strong pair cannot chain two
+happenings together.
 """
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter, defaultdict
@@ -20,7 +22,6 @@ from datetime import date
 from dedupe.anchors import anchor_set, is_year
 from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching, tokens
-from dedupe.unionfind import UnionFind
 
 _EN_STOP = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -87,16 +88,18 @@ class EventLink:
 
 
 def _tfidf(profiles: Sequence[StoryProfile], max_terms: int) -> list[dict[str, float]]:
+    """Unit-length TF-IDF vectors keeping each story's `max_terms` heaviest terms."""
     df: Counter[str] = Counter()
     for p in profiles:
         df.update(p.terms.keys())
     n = len(profiles)
+    idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in df.items()}
     vectors: list[dict[str, float]] = []
     for p in profiles:
-        weights = {t: (1.0 + math.log(c)) * (math.log((n + 1) / (df[t] + 1)) + 1.0) for t, c in p.terms.items()}
-        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
-        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-        vectors.append({t: w / norm for t, w in top})
+        weights = [((1.0 + math.log(c)) * idf[t], t) for t, c in p.terms.items()]
+        top = heapq.nlargest(max_terms, weights)
+        norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
+        vectors.append({t: w / norm for w, t in top})
     return vectors
 
 
@@ -111,8 +114,21 @@ def _vetoed(a: frozenset[str], b: frozenset[str]) -> bool:
     )
 
 
-def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> list[EventLink]:
-    """Scored links between stories that report the same happening."""
+@dataclass(frozen=True)
+class PairScores:
+    """Scored candidate story pairs (any score > 0) and the pairs that must not share an event."""
+
+    links: list[EventLink]
+    cannot: set[tuple[int, int]]
+
+
+def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) -> PairScores:
+    """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
+
+    Same language family: TF-IDF cosine. Different languages: the share of numeric anchors they have in
+    common (at least `crosslingual_min_anchors`, one of them not a year). A pair dated further apart than the
+    window, or whose numbers veto it, becomes a cannot-link instead.
+    """
     vectors = _tfidf(profiles, config.max_terms)
     postings: dict[str, list[int]] = defaultdict(list)
     for i, vec in enumerate(vectors):
@@ -120,8 +136,9 @@ def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> li
             postings["t:" + t].append(i)
         for a in profiles[i].anchors:
             postings["n:" + a].append(i)
-    # Very common keys carry no evidence and make candidate generation quadratic.
-    cap = max(50, int(0.05 * len(profiles)))
+    # Very common keys carry little evidence and make candidate generation quadratic; reports of one
+    # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
+    cap = max(50, int(0.01 * len(profiles)))
     candidates: set[tuple[int, int]] = set()
     for ids in postings.values():
         if 1 < len(ids) <= cap:
@@ -130,19 +147,25 @@ def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> li
                     candidates.add((ids[x], ids[y]))
 
     links: list[EventLink] = []
+    cannot: set[tuple[int, int]] = set()
     for i, j in sorted(candidates):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
-            continue
-        if _vetoed(p.anchors, q.anchors):
+            cannot.add((i, j))
             continue
         shared_anchors = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
-        if p.family == q.family and p.family != "und":
+        same_language = p.family == q.family and p.family != "und"
+        # Across languages numbers are the evidence, so conflicting numbers forbid the link. Within a language,
+        # reports of one happening often carry different figures (tolls, updates): the text decides.
+        if not same_language and _vetoed(p.anchors, q.anchors):
+            cannot.add((i, j))
+            continue
+        if same_language:
             vi, vj = vectors[i], vectors[j]
             if len(vi) > len(vj):
                 vi, vj = vj, vi
             cos = sum(w * vj.get(t, 0.0) for t, w in vi.items())
-            if cos >= config.event_cosine:
+            if cos > 0:
                 shared_terms = sorted(set(vi) & set(vj), key=lambda t: -(vi[t] * vj[t]))[:5]
                 links.append(EventLink(i, j, "same-language", round(cos, 4), tuple(shared_anchors + shared_terms)))
         else:
@@ -152,17 +175,81 @@ def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> li
                 score = len(shared_anchors) / denom
                 if score >= config.crosslingual_score:
                     links.append(EventLink(i, j, "cross-lingual", round(score, 4), tuple(shared_anchors)))
-    return links
+    return PairScores(links, cannot)
 
 
-def event_clusters(n: int, links: Sequence[EventLink]) -> tuple[list[list[int]], list[EventLink]]:
-    """Join stories along links, strongest first; return the events and the links that joined them."""
-    uf = UnionFind(n)
+def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> list[EventLink]:
+    """Scored links between stories that may report the same happening (all candidates with a score)."""
+    return score_story_pairs(profiles, config).links
+
+
+def event_clusters(
+    n: int, links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None
+) -> tuple[list[list[int]], list[EventLink]]:
+    """Average-link agglomerative clustering of stories over sparse pair scores.
+
+    Two clusters merge while the mean score over all their story pairs (pairs without a link count 0) is at
+    least `threshold` and no pair between them is a cannot-link. Unlike single-link, one strong pair cannot
+    chain two different happenings together. Returns the events and, per merge, the strongest link that
+    joined them (the evidence shown to a labeller).
+    """
+    cannot = cannot or set()
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    sums: dict[int, dict[int, float]] = defaultdict(dict)
+    best: dict[tuple[int, int], EventLink] = {}
+    for lk in links:
+        a, b = (lk.a, lk.b) if lk.a < lk.b else (lk.b, lk.a)
+        sums[a][b] = sums[a].get(b, 0.0) + lk.score
+        sums[b][a] = sums[b].get(a, 0.0) + lk.score
+        if (a, b) not in best or lk.score > best[(a, b)].score:
+            best[(a, b)] = lk
+    blocked: dict[int, set[int]] = defaultdict(set)
+    for a, b in cannot:
+        blocked[a].add(b)
+        blocked[b].add(a)
+    heap: list[tuple[float, int, int]] = []
+    for a, nbrs in sums.items():
+        for b, total in nbrs.items():
+            if a < b and total >= threshold and b not in blocked[a]:
+                heapq.heappush(heap, (-total, a, b))
     used: list[EventLink] = []
-    for link in sorted(links, key=lambda lk: (-lk.score, lk.a, lk.b)):
-        if uf.union(link.a, link.b):
-            used.append(link)
-    return uf.groups(), used
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if a not in members or b not in members:
+            continue
+        current = sums[a].get(b, 0.0) / (len(members[a]) * len(members[b]))
+        if abs(current + neg) > 1e-12:  # stale entry: re-queue with the current mean
+            if current >= threshold and b not in blocked[a]:
+                heapq.heappush(heap, (-current, a, b))
+            continue
+        if b in blocked[a]:
+            continue
+        # Evidence: the strongest single link between the two clusters.
+        link = max(
+            (best[(min(x, y), max(x, y))] for x in members[a] for y in members[b] if (min(x, y), max(x, y)) in best),
+            key=lambda lk: (lk.score, -lk.a, -lk.b),
+        )
+        used.append(link)
+        keep, gone = (a, b) if a < b else (b, a)
+        members[keep].extend(members.pop(gone))
+        for other, total in sums.pop(gone).items():
+            if other == keep:
+                continue
+            sums[other].pop(gone, None)
+            sums[keep][other] = sums[keep].get(other, 0.0) + total
+            sums[other][keep] = sums[keep][other]
+        sums[keep].pop(gone, None)
+        for other in blocked.pop(gone, set()):
+            blocked[other].discard(gone)
+            if other != keep:
+                blocked[other].add(keep)
+                blocked[keep].add(other)
+        size = len(members[keep])
+        for other, total in sums[keep].items():
+            mean = total / (size * len(members[other]))
+            if mean >= threshold and other not in blocked[keep]:
+                heapq.heappush(heap, (-mean, min(keep, other), max(keep, other)))
+    return [sorted(m) for m in members.values()], used
 
 
 def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None) -> StoryProfile:

@@ -6,14 +6,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 from datasketch import MinHash
 
 from dedupe.config import GroupingConfig
-from dedupe.events import event_clusters, link_stories, story_profile
+from dedupe.events import event_clusters, score_story_pairs, story_profile
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
-from dedupe.shingles import shingle_hashes
+from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_from_bytes, minhash_signatures, signature_bytes
 from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
 
@@ -133,9 +134,11 @@ def group(
         else:
             todo.append(i)
     new_signatures: dict[str, StoredSignature] = {}
-    shingle_sets = [
-        shingle_hashes(records[i].text or records[i].title or "", languages[records[i].id][0], config) for i in todo
-    ]
+    def sequence_of(i: int) -> np.ndarray:
+        r = records[i]
+        return shingle_sequence(r.text or r.title or "", languages[r.id][0], config)
+
+    shingle_sets = [np.unique(sequence_of(i)) for i in todo]
     computed = minhash_signatures(shingle_sets, config)
     for i, sh, m in zip(todo, shingle_sets, computed):
         sizes[i] = len(sh)
@@ -145,7 +148,11 @@ def group(
             fingerprint, text_hash(records[i]), len(sh), signature_bytes(m) if ok else None
         )
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
-    pairs = near_duplicate_pairs(sigs, sizes, config)
+    def chars(i: int) -> bool:
+        r = records[i]
+        return uses_char_shingles(languages[r.id][0], r.text or r.title or "")
+
+    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars)
     stories = [sorted(s) for s in story_clusters(n, pairs)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])
 
@@ -164,12 +171,12 @@ def group(
         profiles.append(
             story_profile(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
         )
-    elinks = link_stories(profiles, config)
-    events_idx, used_links = event_clusters(len(stories), elinks)
+    scores = score_story_pairs(profiles, config)
+    events_idx, used_links = event_clusters(len(stories), scores.links, config.event_cosine, scores.cannot)
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
 
-    # Orient each event's spanning tree from its first story so every story records the link that joined it.
+    # Orient each event's tree of joining links from its first story so every story records the link that joined it.
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
     for lk in used_links:
@@ -210,7 +217,7 @@ def group(
                     link = Link(
                         "near-duplicate",
                         round(p.jaccard, 4),
-                        (f"jaccard {p.jaccard:.2f}", f"containment {p.containment:.2f}"),
+                        (f"jaccard {p.jaccard:.2f}", f"containment {p.containment:.2f}", f"prefix {p.prefix:.2f}"),
                         records[partner].id,
                     )
                 members.append(Member(r, languages[r.id][0], sid, link))

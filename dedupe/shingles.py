@@ -15,8 +15,8 @@ def uses_char_shingles(language: str | None, text: str) -> bool:
     return is_cjk_text(text)
 
 
-def shingle_hashes(text: str, language: str | None, config: GroupingConfig) -> np.ndarray:
-    """Distinct 32-bit hashes of the n-gram shingles of a text (after normalisation), sorted.
+def shingle_sequence(text: str, language: str | None, config: GroupingConfig) -> np.ndarray:
+    """32-bit hashes of a text's n-gram shingles in reading order (repeats kept).
 
     Word n-grams for space-separated languages, character n-grams (after folding Traditional to
     Simplified) for Chinese. A text shorter than n tokens yields one shingle of all its tokens.
@@ -25,11 +25,17 @@ def shingle_hashes(text: str, language: str | None, config: GroupingConfig) -> n
     toks = tokens(norm)
     if not toks:
         return np.empty(0, dtype=np.uint32)
-    n = config.char_ngram if uses_char_shingles(language, norm) else config.word_ngram
-    sep = "" if n == config.char_ngram and uses_char_shingles(language, norm) else " "
+    char = uses_char_shingles(language, norm)
+    n = config.char_ngram if char else config.word_ngram
+    sep = "" if char else " "
     if len(toks) <= n:
         grams = [sep.join(toks)]
     else:
         grams = [sep.join(toks[i : i + n]) for i in range(len(toks) - n + 1)]
     h = xxhash.xxh32_intdigest
-    return np.unique(np.fromiter((h(g.encode("utf-8")) for g in grams), dtype=np.uint32, count=len(grams)))
+    return np.fromiter((h(g.encode("utf-8")) for g in grams), dtype=np.uint32, count=len(grams))
+
+
+def shingle_hashes(text: str, language: str | None, config: GroupingConfig) -> np.ndarray:
+    """Distinct shingle hashes of a text, sorted (the set MinHash signs)."""
+    return np.unique(shingle_sequence(text, language, config))

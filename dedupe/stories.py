@@ -1,9 +1,10 @@
-"""Stories: near-duplicate articles found with MinHash LSH and confirmed on the full signature."""
+"""Stories: near-duplicate articles. LSH on MinHash signatures proposes candidates; exact shingles confirm."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from dedupe.config import GroupingConfig
@@ -12,55 +13,86 @@ from dedupe.unionfind import UnionFind
 
 @dataclass(frozen=True)
 class PairLink:
-    """A confirmed near-duplicate pair (indices into the input), with its estimated similarity."""
+    """A confirmed near-duplicate pair (indices into the input) with the measures that confirmed it."""
 
     a: int
     b: int
     jaccard: float
     containment: float
+    prefix: float
 
 
-def confirm(m1: MinHash, n1: int, m2: MinHash, n2: int, config: GroupingConfig) -> PairLink | None:
-    """Accept a candidate pair when its Jaccard, or the containment of the smaller text, is high enough.
+def _jaccard(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    inter = len(np.intersect1d(x, y, assume_unique=True))
+    union = len(x) + len(y) - inter
+    return (inter / union if union else 0.0), inter
 
-    Containment is estimated from Jaccard and the set sizes: |A∩B| = J(|A|+|B|)/(1+J). It lets a truncated
-    copy join its original; a minimum size ratio keeps a short text from joining everything that quotes it.
+
+def confirm(seq_a: np.ndarray, seq_b: np.ndarray, config: GroupingConfig, chars: bool = False) -> PairLink | None:
+    """Decide a candidate pair on its exact shingles (in reading order).
+
+    Jaccard over the shingle sets, containment of the smaller set in the larger, and the prefix Jaccard: the
+    smaller text's shingles against as many shingles from the start of the larger text. An edited, re-dated
+    or re-footed copy has both a high Jaccard and a high prefix Jaccard; a text that merely contains another
+    one's paragraphs somewhere (a round-up, a follow-up quoting it) has a low prefix Jaccard; a truncated copy
+    is contained in its original's beginning. `chars`: the shingles are character n-grams (Chinese), which
+    have their own thresholds.
     """
-    j = float(m1.jaccard(m2))
-    small, large = min(n1, n2), max(n1, n2)
-    inter = j * (n1 + n2) / (1.0 + j) if small else 0.0
-    containment = min(1.0, inter / small) if small else 0.0
-    if j >= config.story_jaccard:
-        return PairLink(0, 0, j, containment)
-    if small >= 0.4 * large and containment >= config.story_containment:
-        return PairLink(0, 0, j, containment)
+    min_j = config.story_jaccard_chars if chars else config.story_jaccard
+    min_prefix = config.story_prefix_chars if chars else config.story_prefix
+    set_a, set_b = np.unique(seq_a), np.unique(seq_b)
+    if len(set_a) > len(set_b):
+        seq_a, seq_b, set_a, set_b = seq_b, seq_a, set_b, set_a
+    if not len(set_a):
+        return None
+    j, inter = _jaccard(set_a, set_b)
+    containment = inter / len(set_a)
+    ratio = len(set_a) / len(set_b)
+    prefix, _ = _jaccard(set_a, np.unique(seq_b[: len(seq_a)]))
+    if j >= min_j and prefix >= min_prefix:
+        return PairLink(0, 0, j, containment, prefix)
+    if (
+        containment >= config.story_containment
+        and prefix >= config.story_containment_prefix
+        and ratio >= config.story_min_ratio
+    ):
+        return PairLink(0, 0, j, containment, prefix)
     return None
 
 
 def near_duplicate_pairs(
-    signatures: Sequence[MinHash | None], sizes: Sequence[int], config: GroupingConfig
+    signatures: Sequence[MinHash | None],
+    sequence_of: Callable[[int], np.ndarray],
+    config: GroupingConfig,
+    uses_chars: Callable[[int], bool] = lambda _i: False,
 ) -> list[PairLink]:
-    """Confirmed near-duplicate pairs among the documents (a None signature never pairs)."""
+    """Confirmed near-duplicate pairs among the documents (a None signature never pairs).
+
+    `sequence_of(i)` returns document i's shingle hashes in reading order; it is called only for
+    documents that have candidates, so stored signatures spare the shingling of everything else.
+    """
     lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
-    keys = [str(i) for i in range(len(signatures))]
     with lsh.insertion_session() as session:
         for i, m in enumerate(signatures):
             if m is not None:
-                session.insert(keys[i], m, check_duplication=False)
+                session.insert(i, m, check_duplication=False)
+    cache: dict[int, np.ndarray] = {}
+
+    def seq(i: int) -> np.ndarray:
+        if i not in cache:
+            cache[i] = sequence_of(i)
+        return cache[i]
+
     links: list[PairLink] = []
     for i, m in enumerate(signatures):
         if m is None:
             continue
-        for key in lsh.query(m):
-            j = int(key)
+        for j in sorted(lsh.query(m)):
             if j <= i:
                 continue
-            other = signatures[j]
-            assert other is not None
-            link = confirm(m, sizes[i], other, sizes[j], config)
+            link = confirm(seq(i), seq(j), config, chars=uses_chars(i) or uses_chars(j))
             if link is not None:
-                links.append(PairLink(i, j, link.jaccard, link.containment))
-    links.sort(key=lambda p: (p.a, p.b))
+                links.append(PairLink(i, j, link.jaccard, link.containment, link.prefix))
     return links
 
 
