@@ -36,11 +36,13 @@ class GroupingConfig:
     story_containment_prefix: float = 0.85
     story_min_ratio: float = 0.5
     # Event linking (stories that report the same happening).
-    event_cosine: float = 0.35
+    # Average-link threshold on TF-IDF cosine (names weighted double); measured on ECB+ dev (B-cubed F1 0.91
+    # at 0.20 with 200 terms, on a plateau of 0.89-0.91 for 0.17-0.20).
+    event_cosine: float = 0.2
     event_window_days: int = 10
     crosslingual_min_anchors: int = 2
     crosslingual_score: float = 0.5
-    max_terms: int = 40
+    max_terms: int = 200
 
     def __post_init__(self) -> None:
         if self.num_perm < 16:
