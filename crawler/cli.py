@@ -45,6 +45,12 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
     from crawler.report import outlet_table, write_run_report
     from crawler.runner import CrawlOptions, run_crawl
 
+    # Fail before starting the crawl (inside the spider a bad value would surface as a Twisted traceback).
+    from crawler.spiders.outlets import parse_since
+
+    parse_since(args.since)
+    if args.until and _since_date(args.until) is None:
+        raise ValueError(f"--until {args.until!r} is not a date like 2025-01-31")
     outlets: list[Any] = []
     if not args.urls:
         outlets, n_problems = _load_outlets_or_report(args.outlets, base_url)
@@ -323,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"error: {where}{message}", file=sys.stderr)
         return 1
     return 1
 

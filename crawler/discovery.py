@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 import logging
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -33,6 +34,7 @@ class Discovered:
     published: str | None = None
     language: str | None = None
     keywords: tuple[str, ...] = ()
+    redirects: int = 0  # how many redirects led here
 
 
 class DiscoveryError(ValueError):
@@ -50,16 +52,22 @@ def maybe_gunzip(body: bytes, limit: int = MAX_DECOMPRESSED) -> bytes:
                 out.write(chunk)
                 if out.tell() > limit:
                     raise DiscoveryError(f"gzip body expands beyond {limit} bytes")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DiscoveryError(f"broken gzip data: {exc}") from exc
     return out.getvalue()
 
 
 def parse_feed(body: bytes, feed_url: str) -> list[Discovered]:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed (feedparser), links made absolute."""
+    if not body.strip():
+        raise DiscoveryError("empty response")
     parsed = feedparser.parse(body)
-    if parsed.bozo and not parsed.entries:
-        raise DiscoveryError(f"not a readable feed ({parsed.get('bozo_exception')!s})")
+    linked = [e for e in parsed.entries if e.get("link") or e.get("links")]
+    if not linked and (parsed.bozo or not parsed.get("version")):
+        # Nothing usable and a parse error (or no RSS/Atom root at all): a broken or truncated feed, an HTML
+        # page at the feed URL. A valid feed with no items is fine.
+        reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+        raise DiscoveryError(f"not a readable feed ({reason!s})")
     feed_lang = parsed.feed.get("language") if parsed.get("feed") else None
     out: list[Discovered] = []
     for entry in parsed.entries:
@@ -160,8 +168,10 @@ def feed_links(html: str, page_url: str) -> list[str]:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         return []
+    base = tree.xpath("//base/@href")
+    base_url = urljoin(page_url, base[0]) if base else page_url
     out = []
     for link in tree.xpath('//link[@rel="alternate"][@href]'):
         if (link.get("type") or "").lower() in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
-            out.append(urljoin(page_url, link.get("href").strip()))
+            out.append(urljoin(base_url, link.get("href").strip()))
     return out

@@ -76,9 +76,11 @@ def clean_title(title: str | None, sitename: str | None, h1: str | None) -> str 
     parts = [p for p in _TITLE_SEP.split(t) if p.strip()]
     if len(parts) > 1:
         site = (sitename or "").strip().lower()
-        if site and (parts[-1].strip().lower() in site or site in parts[-1].strip().lower()):
+        # A segment is the site name when it contains the whole name ("Harbour Herald", "HKFP - Hong Kong
+        # Free Press"); a headline segment that merely starts like the name ("Hong Kong") is not.
+        if site and site in parts[-1].strip().lower():
             return " ".join(_rejoin(t, parts[:-1]).split())
-        if site and (parts[0].strip().lower() in site or site in parts[0].strip().lower()):
+        if site and site in parts[0].strip().lower():
             return " ".join(_rejoin(t, parts[1:]).split())
         if len(parts[-1]) <= 30 and len(parts[-1]) < len(parts[0]) / 2:
             return " ".join(_rejoin(t, parts[:-1]).split())
@@ -130,6 +132,23 @@ def _is_long_enough(text: str) -> bool:
     if n_han >= MIN_HAN_CHARS:
         return True
     return len(text.split()) + n_han >= MIN_WORDS
+
+
+_PAYWALL_MARKUP = re.compile(r"paywall|subscriber[-_ ]?only|premium[-_ ]content|metered|piano-|tp-modal|regwall", re.I)
+_PAYWALL_TEXT = re.compile(
+    r"subscribe (?:now )?to (?:continue|keep) reading|to continue reading,? (?:please )?(?:subscribe|log ?in|sign in)"
+    r"|this (?:article|content) is (?:only )?(?:available|reserved) (?:to|for) subscribers|subscribers only"
+    r"|订阅后(?:继续)?阅读|訂閱後(?:繼續)?閱讀|付费阅读|付費閱讀|登录后阅读全文|登入後閱讀全文",
+    re.I,
+)
+
+
+def _looks_paywalled(tree: Any, html: str) -> bool:
+    """Paywall markup or wording, or JSON-LD saying the article is not free to read."""
+    if re.search(r'"isAccessibleForFree"\s*:\s*"?(?:false|False)"?', html):
+        return True
+    classes = " ".join(tree.xpath("//@class | //@id")[:3000])
+    return bool(_PAYWALL_MARKUP.search(classes)) or bool(_PAYWALL_TEXT.search(tree.text_content()[:200000]))
 
 
 def _looks_like_index(tree: Any) -> bool:
@@ -220,7 +239,12 @@ def extract_article(
     elif not text.strip():
         status = "not_article" if _looks_like_index(tree) else "no_text"
     elif not _is_long_enough(text):
-        status = "not_article" if _looks_like_index(tree) else "too_short"
+        if _looks_like_index(tree):
+            status = "not_article"
+        elif _looks_paywalled(tree, html):
+            status = "paywall"
+        else:
+            status = "too_short"
     elif _looks_like_index(tree) and not published:
         status = "not_article"
     else:

@@ -1,8 +1,10 @@
 """Downloader middleware: refuse requests (and redirects) to addresses that are not public."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+import random
 import socket
 from functools import lru_cache
 from typing import Any
@@ -10,7 +12,9 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +71,38 @@ class PublicAddressMiddleware:
             log.warning("refused %s: %s (use --allow-private for local test sites)", request.url, reason)
             raise RefusedAddress(reason)
         return None
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, spaced out: exponential back-off with jitter, or the server's Retry-After.
+
+    Scrapy re-queues a failed request at once; a struggling server (5xx, 429, timeouts) gets the same load
+    again. Here the retry waits `RETRY_BACKOFF_BASE * 2**(attempt-1)` seconds (capped by
+    `RETRY_BACKOFF_MAX`) without blocking other downloads.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+        self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
+
+    def _delay(self, retry: Request, response: Response | None) -> float:
+        attempt = int(retry.meta.get("retry_times", 1))
+        delay = self.base * 2 ** (attempt - 1)
+        if response is not None:
+            header = response.headers.get(b"Retry-After")
+            if header and header.strip().isdigit():
+                delay = float(header.strip())
+        return min(self.cap, delay) * random.uniform(0.8, 1.2)
+
+    async def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Any:
+        result = super().process_response(request, response)
+        if isinstance(result, Request) and self.base > 0:
+            await asyncio.sleep(self._delay(result, response))
+        return result
+
+    async def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> Any:
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request) and self.base > 0:
+            await asyncio.sleep(self._delay(result, None))
+        return result

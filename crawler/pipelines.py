@@ -26,6 +26,14 @@ class NoText(DropItem):
     """No body text could be extracted."""
 
 
+class Paywalled(DropItem):
+    """Only a teaser is visible: the rest is behind a paywall."""
+
+
+class OutOfRange(DropItem):
+    """The page's own publication date is outside --since/--until."""
+
+
 class NotHtml(DropItem):
     """The response is not an HTML page."""
 
@@ -34,7 +42,8 @@ class DuplicateArticle(DropItem):
     """The canonical URL is already stored."""
 
 
-_DROPS = {"not_article": NotAnArticle, "too_short": TooShort, "no_text": NoText, "not_html": NotHtml}
+_DROPS = {"not_article": NotAnArticle, "too_short": TooShort, "no_text": NoText, "not_html": NotHtml,
+          "paywall": Paywalled, "duplicate": DuplicateArticle, "out_of_range": OutOfRange}
 
 
 class StorePipeline:

@@ -41,6 +41,7 @@ def crawl_settings(opts: CrawlOptions) -> Any:
         settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 8, priority="cmdline")
         settings.set("RETRY_TIMES", 1, priority="cmdline")
         settings.set("DOWNLOAD_TIMEOUT", 15, priority="cmdline")
+        settings.set("RETRY_BACKOFF_BASE", 0.1, priority="cmdline")
     slots: dict[str, dict[str, Any]] = {}
     for o in opts.outlets:
         for domain in o.domains:

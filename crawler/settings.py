@@ -30,9 +30,17 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 HTTPERROR_ALLOW_ALL = False
 
+RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubled for each further one
+RETRY_BACKOFF_MAX = 60.0
+
 DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt and everything else: never even ask a non-public address.
     "crawler.middlewares.PublicAddressMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+EXTENSIONS = {
+    "crawler.progress.TerminalProgress": 500,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 300,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ _TYPES = {
 class FixtureSite:
     """Serve `root` on 127.0.0.1 in a background thread (use as a context manager)."""
 
-    def __init__(self, root: str | Path, port: int = 0) -> None:
+    def __init__(self, root: str | Path, port: int = 0, delay: float = 0.0) -> None:
+        """`delay`: seconds to wait before answering each request (for kill-and-resume tests)."""
         self.root = Path(root).resolve()
+        self.delay = delay
         headers_file = self.root / "_headers.toml"
         self.overrides: dict[str, dict[str, Any]] = (
             tomllib.loads(headers_file.read_text(encoding="utf-8")) if headers_file.exists() else {}
@@ -53,6 +56,8 @@ class FixtureSite:
                 self._serve(head=False)
 
             def _serve(self, head: bool) -> None:
+                if site.delay:
+                    time.sleep(site.delay)
                 with site._lock:
                     site.requests.append(self.path)
                 path = unquote(urlsplit(self.path).path)

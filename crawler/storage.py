@@ -72,9 +72,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 # URL states after which a URL is never fetched again; anything else (discovered, http 5xx, timeouts) is retried.
 FINAL_STATUSES = frozenset(
-    {"ok", "duplicate", "not_article", "too_short", "paywall", "no_text", "blocked_by_robots", "refused",
-     "http_404", "http_410", "not_html", "too_large"}
+    {"ok", "duplicate", "redirect", "not_article", "too_short", "paywall", "no_text", "blocked_by_robots",
+     "refused", "not_html", "too_large"}
 )
+# HTTP errors that will not change by asking again tomorrow; 5xx, 429 and timeouts are retried next run.
+FINAL_HTTP_CODES = frozenset({400, 401, 403, 404, 410, 451})
 
 
 def now_iso() -> str:
@@ -147,20 +149,36 @@ class Store:
 
     def is_done(self, url: str) -> bool:
         """True when this canonical URL needs no further download (stored, or finally rejected)."""
-        status = self.url_status(url)
-        if status in FINAL_STATUSES:
+        row = self.conn.execute("SELECT status, http_status FROM urls WHERE url = ?", (url,)).fetchone()
+        if row is not None and (
+            row["status"] in FINAL_STATUSES
+            or (row["status"] == "http_error" and row["http_status"] in FINAL_HTTP_CODES)
+        ):
             return True
         row = self.conn.execute("SELECT 1 FROM articles WHERE canonical_url = ?", (url,)).fetchone()
         return row is not None
 
     def record_discovery(self, url: str, outlet: str | None, via: str, hint: dict[str, Any] | None = None) -> None:
-        """Remember a discovered URL (first seen once, last seen every run)."""
+        """Remember a discovered URL (first seen once, last seen every run; a dated hint replaces an undated)."""
         ts = now_iso()
         self.conn.execute(
             """INSERT INTO urls(url, outlet, first_seen, last_seen, discovered_via, hint)
                VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT(url) DO UPDATE SET last_seen = excluded.last_seen""",
+               ON CONFLICT(url) DO UPDATE SET last_seen = excluded.last_seen,
+                   hint = CASE WHEN json_extract(urls.hint, '$.published') IS NULL
+                               AND json_extract(excluded.hint, '$.published') IS NOT NULL
+                          THEN excluded.hint ELSE urls.hint END""",
             (url, outlet, ts, ts, via, json.dumps(hint or {}, ensure_ascii=False)),
+        )
+
+    def known_published(self, url: str) -> str | None:
+        """The publication date a feed, sitemap or earlier fetch gave for this URL, if any."""
+        row = self.conn.execute("SELECT json_extract(hint, '$.published') AS p FROM urls WHERE url = ?", (url,)).fetchone()
+        return row["p"] if row and row["p"] else None
+
+    def set_known_published(self, url: str, published: str) -> None:
+        self.conn.execute(
+            "UPDATE urls SET hint = json_set(hint, '$.published', ?) WHERE url = ?", (published, url)
         )
 
     def set_url_status(self, url: str, status: str, http_status: int | None = None,

@@ -18,7 +18,9 @@ _EN_SCALES = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "mn": 1_000_0
               "billion": 1_000_000_000, "bn": 1_000_000_000, "b": 1_000_000_000, "trillion": 10**12}
 
 _ZH_NUM_CHARS = "".join(_ZH_DIGITS) + "".join(_ZH_SMALL_UNITS) + "".join(_ZH_BIG_UNITS)
-_ARABIC = r"\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# Thousands separated by commas, or by (no-break, thin) spaces as in `60 000`; a 4-digit first group is a
+# year or a plain number, never the start of a grouped one.
+_ARABIC = r"(?<!\d)\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|(?<!\d)\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:\.\d+)?"
 _NUMBER_RE = re.compile(
     rf"(?P<arabic>{_ARABIC})\s*(?P<zhunit>[万萬亿億千])?"
     rf"(?:\s*(?P<enscale>thousand|million|billion|trillion|bn|mn)\b|(?P<short>[kmb])\b)?"
@@ -35,8 +37,8 @@ def parse_chinese_numeral(s: str) -> int | None:
         if len(s) < 2:
             return _ZH_DIGITS[s]
         return int("".join(str(_ZH_DIGITS[c]) for c in s))  # 二〇二八 -> 2028
-    total = 0
-    section = 0
+    total = 0  # everything above the current 万 group
+    section = 0  # the current group below 万
     digit: int | None = None
     for c in s:
         if c in _ZH_DIGITS:
@@ -46,11 +48,16 @@ def parse_chinese_numeral(s: str) -> int | None:
             digit = None
         elif c in _ZH_BIG_UNITS:
             unit = _ZH_BIG_UNITS[c]
-            section += digit or 0
-            if section == 0:
-                return None
-            total = total * unit if total and total < unit else total  # 一万亿-style stacking
-            total += section * unit
+            group = section + (digit or 0)
+            if unit == 100_000_000:
+                # 亿 scales everything before it: 一万亿 = 10^12, 三亿 = 3*10^8.
+                total = (total + group) * unit
+                if total == 0:
+                    return None
+            else:
+                if group == 0:
+                    return None
+                total += group * unit
             section = 0
             digit = None
         else:
@@ -76,7 +83,7 @@ def numbers(text: str) -> list[tuple[str, bool]]:
             dec = Decimal(value)
             raw_is_digits = all(c in _ZH_DIGITS for c in m.group("zh"))
         else:
-            raw = m.group("arabic").replace(",", "").replace("，", "")
+            raw = re.sub(r"[,，\s\u00a0\u202f]", "", m.group("arabic"))
             try:
                 dec = Decimal(raw)
             except InvalidOperation:

@@ -43,6 +43,7 @@ class GroupingConfig:
     crosslingual_min_anchors: int = 2
     crosslingual_score: float = 0.5
     max_terms: int = 200
+    candidate_terms: int = 25
 
     def __post_init__(self) -> None:
         if self.num_perm < 16:
@@ -59,6 +60,10 @@ class GroupingConfig:
                 raise ValueError(f"{name}={value} must be in (0, 1]; e.g. 0.5")
         if self.word_ngram < 1 or self.char_ngram < 1:
             raise ValueError("word_ngram and char_ngram must be >= 1; use 3")
+        if self.candidate_terms < 1:
+            raise ValueError(f"candidate_terms={self.candidate_terms} must be >= 1; use 25")
+        if self.max_terms < 1:
+            raise ValueError(f"max_terms={self.max_terms} must be >= 1; use 200")
         if self.event_window_days < 0:
             raise ValueError("event_window_days must be >= 0; use 10")
 

@@ -81,6 +81,9 @@ def read_labelled(path: str | Path) -> tuple[list[ArticleRecord], dict[str, str]
                 problems.append(InputProblem(str(path), lineno, "needs id, text and gold"))
                 continue
             r = record_from_dict(obj)
+            if r.id in gold:
+                problems.append(InputProblem(str(path), lineno, f"duplicate id {r.id!r}; the first one is kept"))
+                continue
             records.append(r)
             gold[r.id] = str(label)
             if obj.get("topic") is not None:

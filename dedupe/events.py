@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+from scipy.sparse import csr_matrix
+
 from dedupe.anchors import anchor_set, is_year
 from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching, tokens
@@ -144,6 +147,7 @@ class PairScores:
 
     links: list[EventLink]
     cannot: set[tuple[int, int]]
+    vectors: list[dict[str, float]] = field(default_factory=list)
 
 
 def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) -> PairScores:
@@ -156,7 +160,9 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     vectors = _tfidf(profiles, config.max_terms)
     postings: dict[str, list[int]] = defaultdict(list)
     for i, vec in enumerate(vectors):
-        for t in vec:
+        # Candidates come from each story's heaviest terms only (two reports of one happening share some of
+        # those); the cosine of a candidate pair then uses every kept term.
+        for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
             postings["t:" + t].append(i)
         for a in profiles[i].anchors:
             postings["n:" + a].append(i)
@@ -170,14 +176,15 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
                 for y in range(x + 1, len(ids)):
                     candidates.add((ids[x], ids[y]))
 
+    pairs = sorted(candidates)
+    cosines = _pair_cosines(vectors, pairs)
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
-    for i, j in sorted(candidates):
+    for (i, j), cos in zip(pairs, cosines):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
             cannot.add((i, j))
             continue
-        shared_anchors = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
         same_language = p.family == q.family and p.family != "und"
         # Across languages numbers are the evidence, so conflicting numbers forbid the link. Within a language,
         # reports of one happening often carry different figures (tolls, updates): the text decides.
@@ -185,21 +192,50 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
             cannot.add((i, j))
             continue
         if same_language:
-            vi, vj = vectors[i], vectors[j]
-            if len(vi) > len(vj):
-                vi, vj = vj, vi
-            cos = sum(w * vj.get(t, 0.0) for t, w in vi.items())
             if cos > 0:
-                shared_terms = sorted(set(vi) & set(vj), key=lambda t: -(vi[t] * vj[t]))[:5]
-                links.append(EventLink(i, j, "same-language", round(cos, 4), tuple(shared_anchors + shared_terms)))
+                links.append(EventLink(i, j, "same-language", round(float(cos), 4)))
         else:
+            shared_anchors = p.anchors & q.anchors
             non_year = [a for a in shared_anchors if not is_year(a)]
             if len(shared_anchors) >= config.crosslingual_min_anchors and non_year:
                 denom = max(1, min(len(p.anchors), len(q.anchors)))
                 score = len(shared_anchors) / denom
                 if score >= config.crosslingual_score:
-                    links.append(EventLink(i, j, "cross-lingual", round(score, 4), tuple(shared_anchors)))
-    return PairScores(links, cannot)
+                    links.append(EventLink(i, j, "cross-lingual", round(score, 4)))
+    return PairScores(links, cannot, vectors)
+
+
+def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Dot products of unit vectors for many pairs at once (sparse rows, in chunks to bound memory)."""
+    if not pairs:
+        return np.zeros(0)
+    vocab: dict[str, int] = {}
+    indptr, indices, data = [0], [], []
+    for vec in vectors:
+        for t, w in vec.items():
+            indices.append(vocab.setdefault(t, len(vocab)))
+            data.append(w)
+        indptr.append(len(indices))
+    matrix = csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=(len(vectors), len(vocab)))
+    left = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
+    right = np.fromiter((b for _, b in pairs), dtype=np.int64, count=len(pairs))
+    out = np.empty(len(pairs))
+    step = 20_000
+    for start in range(0, len(pairs), step):
+        sl = slice(start, start + step)
+        out[sl] = np.asarray(matrix[left[sl]].multiply(matrix[right[sl]]).sum(axis=1)).ravel()
+    return out
+
+
+def link_evidence(link: EventLink, profiles: Sequence[StoryProfile], vectors: Sequence[dict[str, float]]) -> tuple[str, ...]:
+    """What a labeller is shown for a link: the shared numbers, then (same language) the heaviest shared terms."""
+    p, q = profiles[link.a], profiles[link.b]
+    shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
+    if link.method != "same-language":
+        return tuple(shared)
+    vi, vj = vectors[link.a], vectors[link.b]
+    terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
+    return tuple(shared + [t.removeprefix("ne:") for t in terms_shared])
 
 
 def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> list[EventLink]:

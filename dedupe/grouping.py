@@ -10,7 +10,7 @@ import numpy as np
 from datasketch import MinHash
 
 from dedupe.config import GroupingConfig
-from dedupe.events import event_clusters, score_story_pairs, story_profile
+from dedupe.events import event_clusters, link_evidence, score_story_pairs, story_profile
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
@@ -180,8 +180,9 @@ def group(
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
     for lk in used_links:
-        adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, lk.evidence))
-        adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, lk.evidence))
+        evidence = link_evidence(lk, profiles, scores.vectors)
+        adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
+        adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
     for e in events_idx:
         frontier, seen = [e[0]], {e[0]}
         while frontier:

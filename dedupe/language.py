@@ -35,9 +35,14 @@ def normalise_tag(tag: str | None) -> str | None:
     primary = parts[0]
     if primary in ("zh", "cmn", "yue"):
         rest = set(parts[1:])
-        if "hant" in rest or rest & {"tw", "hk", "mo"}:
+        # An explicit script subtag wins over the region (zh-Hans-HK is Simplified).
+        if "hant" in rest:
             return "zh-Hant"
-        if "hans" in rest or rest & {"cn", "sg", "my"}:
+        if "hans" in rest:
+            return "zh-Hans"
+        if rest & {"tw", "hk", "mo"}:
+            return "zh-Hant"
+        if rest & {"cn", "sg", "my"}:
             return "zh-Hans"
         return "zh"
     if not primary.isalpha() or not 2 <= len(primary) <= 3:
@@ -98,6 +103,12 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
         # No distinctive characters either way: most such short texts are read identically in both scripts.
         return LanguageDecision("zh-Hans", "script")
 
+    # Kana only occur in Japanese, Hangul only in Korean: the script decides before langdetect (which calls
+    # many short Japanese headlines Korean).
+    if n_kana and n_kana + n_han >= 0.5 * max(n_letters, 1) and n_hangul == 0:
+        return LanguageDecision("ja", "script")
+    if n_hangul and n_hangul >= 0.5 * max(n_letters, 1):
+        return LanguageDecision("ko", "script")
     detected = _langdetect(sample)
     if detected:
         return LanguageDecision(detected, "langdetect")

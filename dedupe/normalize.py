@@ -11,7 +11,7 @@ _BOILERPLATE_LINE = re.compile(
     r"""^\s*(?:
         (?:read|see)\s+(?:more|also)\b.{0,200}
       | related(?:\s+(?:stories|articles|news))?\s*:.{0,200}
-      | (?:copyright|\(c\)|©).{0,200}
+      | (?:copyright\s*(?:©|\(c\)|\d{4})|\(c\)\s*\d{4}|©).{0,200}
       | all\s+rights\s+reserved.{0,100}
       | (?:this|the)\s+(?:story|article|report)\s+(?:was|is|has\s+been)\s+(?:provided|distributed|supplied|
             published|syndicated|republished|written)\b.{0,200}
@@ -44,10 +44,14 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(lines)
 
 
+_PUNCT_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "―": "-", "‒": "-",
+                             "−": "-"})
+
+
 def fold(text: str) -> str:
     """NFKC (full-width to ASCII), lower case, Traditional to Simplified, curly quotes and dashes unified."""
     t = unicodedata.normalize("NFKC", text).lower()
-    t = t.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    t = t.translate(_PUNCT_FOLD)
     if HAN_RE.search(t):
         t = to_simplified(t)
     return t

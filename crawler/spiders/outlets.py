@@ -80,6 +80,7 @@ class OutletsSpider(scrapy.Spider):
         self.max_per_outlet = int(max_per_outlet) if max_per_outlet else None
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
+        self._discovery_seen: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
@@ -102,7 +103,13 @@ class OutletsSpider(scrapy.Spider):
                 return o
         return None
 
-    def _request(self, url: str, callback: Any, outlet: Outlet | None, **meta: Any) -> scrapy.Request:
+    def _request(self, url: str, callback: Any, outlet: Outlet | None, **meta: Any) -> scrapy.Request | None:
+        """A discovery request (feed, sitemap, page): once per outlet and URL in a run, never deduplicated
+        across runs (feeds and sitemaps are re-read every run)."""
+        key = (outlet.id if outlet else "-", url)
+        if key in self._discovery_seen:
+            return None
+        self._discovery_seen.add(key)
         return scrapy.Request(
             url, callback=callback, errback=self.on_error, dont_filter=True,
             meta={"outlet": outlet, **meta}, priority=10,
@@ -118,12 +125,19 @@ class OutletsSpider(scrapy.Spider):
             yield from self._url_list_requests()
             return
         for outlet in self.outlets:
-            for feed in outlet.feeds:
-                yield self._request(feed, self.parse_feed, outlet)
-            for sm in outlet.sitemaps:
-                yield self._request(sm, self.parse_sitemap, outlet, depth=0)
-            for page in outlet.start_urls:
-                yield self._request(page, self.parse_section, outlet)
+            requests = [self._request(feed, self.parse_feed, outlet) for feed in outlet.feeds]
+            requests += [self._request(sm, self.parse_sitemap, outlet, depth=0) for sm in outlet.sitemaps]
+            requests += [self._request(page, self.parse_section, outlet) for page in outlet.start_urls]
+            if not outlet.sitemaps:
+                # No sitemaps configured: use the ones the site announces in robots.txt.
+                for first in (outlet.feeds + outlet.start_urls)[:1]:
+                    parts = urlsplit(first)
+                    robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
+                    req = self._request(robots, self.parse_robots, outlet)
+                    if req is not None:
+                        req.meta["handle_httpstatus_all"] = True  # a missing robots.txt means "no rules"
+                        requests.append(req)
+            yield from (r for r in requests if r is not None)
 
     def _url_list_requests(self) -> Iterator[scrapy.Request]:
         assert self.urls_file
@@ -142,6 +156,17 @@ class OutletsSpider(scrapy.Spider):
             req = self.consider(Discovered(url=url, via="urls-file", source=self.urls_file), self.outlet_for(url))
             if req is not None:
                 yield req
+
+    def parse_robots(self, response: Response) -> Iterator[Any]:
+        outlet: Outlet | None = response.meta.get("outlet")
+        if response.status != 200:
+            return
+        for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "sitemap" and value.strip():
+                req = self._request(value.strip(), self.parse_sitemap, outlet, depth=0, from_robots=True)
+                if req is not None:
+                    yield req
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         outlet: Outlet | None = response.meta.get("outlet")
@@ -165,10 +190,15 @@ class OutletsSpider(scrapy.Spider):
             log.error("sitemap %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
             self.count(outlet, "errors")
             return
+        from_robots = response.meta.get("from_robots", False)
         if depth < 3:
             for child in children:
-                yield self._request(child, self.parse_sitemap, outlet, depth=depth + 1)
+                req = self._request(child, self.parse_sitemap, outlet, depth=depth + 1, from_robots=from_robots)
+                if req is not None:
+                    yield req
         for d in entries:
+            if from_robots and outlet is not None and not (outlet.owns(d.url) and outlet.accepts(d.url)):
+                continue  # a site-wide sitemap lists other sections (or other outlets on a shared host)
             req = self.consider(d, outlet)
             if req is not None:
                 yield req
@@ -180,7 +210,9 @@ class OutletsSpider(scrapy.Spider):
         html = response.text
         if outlet and not outlet.feeds:
             for feed in feed_links(html, response.url):
-                yield self._request(feed, self.parse_feed, outlet)
+                req = self._request(feed, self.parse_feed, outlet)
+                if req is not None:
+                    yield req
         for link in page_links(html, response.url):
             if outlet is not None:
                 if outlet.domains and not outlet.owns(link):
@@ -203,13 +235,14 @@ class OutletsSpider(scrapy.Spider):
             self.count(outlet, "skipped_denied")
             return None
         self.count(outlet, "discovered")
-        published = parse_date(d.published)
-        if published and ((self.since and published < self.since) or (self.until and published > self.until)):
-            self.count(outlet, "skipped_out_of_range")
-            return None
         assert self.store is not None
         self.store.record_discovery(url, outlet.id if outlet else None, d.via,
-                                    {"title": d.title, "published": d.published, "source": d.source})
+                                    {"title": d.title, "published": d.published, "source": d.source,
+                                     "language": d.language, "keywords": list(d.keywords)})
+        # The date may come from this discovery, an earlier one (feed, sitemap) or an earlier fetch.
+        if self.out_of_range(d.published or self.store.known_published(url)):
+            self.count(outlet, "skipped_out_of_range")
+            return None
         if self.store.is_done(url):
             self.count(outlet, "skipped_already_seen")
             return None
@@ -222,14 +255,45 @@ class OutletsSpider(scrapy.Spider):
             title=d.title, published=d.published, language=d.language, keywords=d.keywords,
             outlet_languages=outlet.languages if outlet else (),
         )
-        # No dont_filter: the same canonical URL found twice in one run is fetched once.
+        # No dont_filter: the same canonical URL found twice in one run is fetched once. Redirects are
+        # followed here, not by Scrapy, so the old URL's state is recorded and its target deduplicated.
         return scrapy.Request(
             url, callback=self.parse_article, errback=self.on_error,
-            meta={"outlet": outlet, "hints": hints, "via": d.via, "requested": url},
+            meta={"outlet": outlet, "hints": hints, "via": d.via, "requested": url, "dont_redirect": True,
+                  "handle_httpstatus_list": [301, 302, 303, 307, 308], "redirects": d.redirects},
         )
+
+    def out_of_range(self, published: str | None) -> bool:
+        day = parse_date(published)
+        return bool(day and ((self.since and day < self.since) or (self.until and day > self.until)))
+
+    def follow_redirect(self, response: Response) -> Iterator[Any]:
+        """Record the old URL as a redirect and consider its target like any discovered URL."""
+        outlet: Outlet | None = response.meta.get("outlet")
+        requested = response.meta.get("requested", response.url)
+        location = response.headers.get(b"Location", b"").decode("latin-1").strip()
+        assert self.store is not None
+        self.store.set_url_status(requested, "redirect", http_status=response.status,
+                                  outlet=outlet.id if outlet else None)
+        hops = response.meta.get("redirects", 0) + 1
+        if not location or hops > 5:
+            log.warning("%s: redirect without a usable target (or a loop)", response.url)
+            self.count(outlet, "errors")
+            return
+        hints: Hints | None = response.meta.get("hints")
+        d = Discovered(url=response.urljoin(location), via=response.meta.get("via", "redirect"), source=requested,
+                       title=hints.title if hints else None, published=hints.published if hints else None,
+                       language=hints.language if hints else None, keywords=hints.keywords if hints else (),
+                       redirects=hops)
+        req = self.consider(d, outlet)
+        if req is not None:
+            yield req
 
     # --- articles --------------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[Any]:
+        if 300 <= response.status < 400:
+            yield from self.follow_redirect(response)
+            return
         outlet: Outlet | None = response.meta.get("outlet")
         requested = response.meta.get("requested", response.url)
         final = canonicalize(response.url)
@@ -249,6 +313,11 @@ class OutletsSpider(scrapy.Spider):
                 canonical = declared
         if status == "ok" and canonical != requested and self.store is not None and self.store.has_article(canonical):
             status = "duplicate"
+        if status == "ok" and extracted is not None and self.out_of_range(extracted.published):
+            # Undated where it was found; the page's own date is outside --since/--until.
+            status = "out_of_range"
+            if self.store is not None and extracted.published:
+                self.store.set_known_published(requested, extracted.published)
         item = ArticleItem(
             id=article_id_for(canonical), url=final, canonical_url=canonical, requested_url=requested,
             outlet=outlet.id if outlet else None, extraction_status=status, fetched=now_iso(),
@@ -271,9 +340,10 @@ class OutletsSpider(scrapy.Spider):
         outlet: Outlet | None = request.meta.get("outlet")
         is_article = request.callback == self.parse_article
         url = request.meta.get("requested", request.url)
+        code = None
         if failure.check(HttpError):
             code = failure.value.response.status
-            status = f"http_{code}"
+            status = "http_error"
             log.warning("HTTP %s for %s (outlet %s)", code, request.url, outlet.id if outlet else "-")
         elif failure.check(RefusedAddress):
             status = "refused"
@@ -285,7 +355,7 @@ class OutletsSpider(scrapy.Spider):
         if is_article:
             self.count(outlet, f"dropped_{status}" if status != "error" else "errors")
             if self.store is not None:
-                self.store.set_url_status(url, status, outlet=outlet.id if outlet else None)
+                self.store.set_url_status(url, status, http_status=code, outlet=outlet.id if outlet else None)
         else:
             self.count(outlet, "errors")
             self.count(outlet, "discovery_failures")

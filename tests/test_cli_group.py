@@ -1,0 +1,178 @@
+"""`newsdedupe group`, `extract` and `eval grouping` through the command line."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURE_SITE, copy_store, read_jsonl, run_cli
+
+
+def _articles_file(tmp_path: Path, texts: dict[str, str]) -> tuple[Path, set[str]]:
+    good = [
+        {"id": "wire", "text": texts["wire"], "title": "Harbour City to replace 45,000 streetlights", "language": "en",
+         "published": "2025-10-07T09:00:00+08:00", "outlet": "coastalwire", "url": "https://wire.example/1",
+         "unknown_field": {"kept": True}},
+        {"id": "copy", "text": texts["copy_dateline"], "title": "Harbour City to replace 45,000 streetlights",
+         "language": "en", "published": "2025-10-07", "outlet": "herald"},
+        {"id": "zh", "text": texts["zh_hant"], "published": "2025-10-08", "outlet": "gangwan"},
+        {"id": "museum", "text": texts["unrelated"], "published": "2025-10-06", "outlet": "herald"},
+    ]
+    lines = [
+        json.dumps(good[0], ensure_ascii=False),
+        '{"id": "broken", "text": "unterminated',                      # line 2: invalid JSON
+        json.dumps(good[1], ensure_ascii=False),
+        json.dumps({"id": "no-text", "title": "A title only"}),        # line 4: missing text
+        "",
+        json.dumps(good[2], ensure_ascii=False),
+        json.dumps({"text": "An article without an id."}),             # line 7: missing id
+        json.dumps(good[3], ensure_ascii=False),
+        json.dumps({"id": "copy", "text": "A second article with an id already used."}),  # line 9: duplicate
+    ]
+    path = tmp_path / "articles.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, {g["id"] for g in good}
+
+
+def test_group_input_reports_bad_lines_and_groups_the_rest(tmp_path: Path, streetlight_texts: dict[str, str]) -> None:
+    path, good_ids = _articles_file(tmp_path, streetlight_texts)
+    out = tmp_path / "out"
+
+    proc = run_cli("group", "--input", path, "--out", out)
+
+    assert proc.returncode == 0, proc.stderr
+    problem_lines = [ln for ln in proc.stderr.splitlines() if str(path) in ln]
+    assert sorted(int(ln.split(f"{path}:", 1)[1].split(":", 1)[0]) for ln in problem_lines) == [2, 4, 7, 9]
+    assert "Traceback" not in proc.stderr
+    events = read_jsonl(out / "events.jsonl")
+    seen = Counter(a["id"] for e in events for a in e["articles"])
+    assert set(seen) == good_ids
+    assert set(seen.values()) == {1}
+    event_of = {a["id"]: e["event_id"] for e in events for a in e["articles"]}
+    assert event_of["wire"] == event_of["copy"] == event_of["zh"]
+    assert event_of["museum"] != event_of["wire"]
+    assert "4 articles" in proc.stdout
+    (big,) = [e for e in events if e["article_count"] == 3]
+    assert big["languages"] == ["en", "zh-Hant"]  # the language of "zh" was detected
+    assert big["outlets"] == ["coastalwire", "gangwan", "herald"]
+
+
+def test_group_input_since_filters_by_published(tmp_path: Path, streetlight_texts: dict[str, str]) -> None:
+    path, _good = _articles_file(tmp_path, streetlight_texts)
+    out = tmp_path / "out"
+
+    proc = run_cli("group", "--input", path, "--out", out, "--since", "2025-10-07")
+
+    assert proc.returncode == 0, proc.stderr
+    ids = {a["id"] for e in read_jsonl(out / "events.jsonl") for a in e["articles"]}
+    assert ids == {"wire", "copy", "zh"}
+
+
+def test_group_input_with_bad_since_fails_cleanly(tmp_path: Path, streetlight_texts: dict[str, str]) -> None:
+    path, _good = _articles_file(tmp_path, streetlight_texts)
+    proc = run_cli("group", "--input", path, "--out", tmp_path / "out", "--since", "garbage")
+    assert proc.returncode == 1
+    assert "garbage" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "events.jsonl").exists()
+
+
+def test_group_input_missing_file_fails_cleanly(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+    proc = run_cli("group", "--input", missing, "--out", tmp_path / "out")
+    assert proc.returncode == 1
+    assert str(missing) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_regroup_of_crawled_store_keeps_ids(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    assert demo_run["proc"].returncode == 0, demo_run["proc"].stderr
+    before = read_jsonl(demo_run["out"] / "events.jsonl")
+    db = copy_store(demo_run["db"], tmp_path / "store")
+
+    first = run_cli("group", "--db", db, "--out", tmp_path / "g1")
+    second = run_cli("group", "--db", db, "--out", tmp_path / "g2")
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    for out in ("g1", "g2"):
+        after = read_jsonl(tmp_path / out / "events.jsonl")
+        assert [e["event_id"] for e in after] == [e["event_id"] for e in before]
+        assert [[s["story_id"] for s in e["stories"]] for e in after] == \
+               [[s["story_id"] for s in e["stories"]] for e in before]
+        assert {e["status"] for e in after} == {"unchanged"}
+        assert [sorted(a["id"] for a in e["articles"]) for e in after] == \
+               [sorted(a["id"] for a in e["articles"]) for e in before]
+    assert "unchanged" in second.stdout
+
+
+def test_export_articles_and_events_from_store(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    db = copy_store(demo_run["db"], tmp_path / "store")
+
+    arts = run_cli("export", "--db", db, "--format", "articles", "--out", tmp_path / "exp")
+    evs = run_cli("export", "--db", db, "--format", "jsonl", "--out", tmp_path / "exp")
+
+    assert arts.returncode == 0 and evs.returncode == 0, arts.stderr + evs.stderr
+    assert read_jsonl(tmp_path / "exp" / "events.jsonl") == read_jsonl(demo_run["out"] / "events.jsonl")
+    exported = read_jsonl(tmp_path / "exp" / "articles.jsonl")
+    assert sorted(r["id"] for r in exported) == sorted(r["id"] for r in read_jsonl(demo_run["out"] / "articles.jsonl"))
+
+
+@pytest.mark.parametrize(
+    ("rel", "language", "title", "fragment"),
+    [
+        ("zh/big5/2025/10/03/story.html", "zh-Hant", "西貢漁民合作社推出海上導賞團 盼年輕人認識漁業文化",
+         "由經驗豐富的漁民帶領市民乘坐漁船出海"),
+        ("zh/gbk/2025/10/02/market.html", "zh-Hans", "深水埗荣昌街街市翻新工程下月动工 摊贩忧生意受影响",
+         "约六十个摊位需要分批迁往附近的休憩处临时营业"),
+        ("en/2025/10/03/cameras.html", "en",
+         "Community Board Backs Plan to Double Street Cameras on Mui Wo Waterfront",
+         "would add fourteen cameras between the ferry pier and the cycle park"),
+    ],
+)
+def test_extract_prints_json(rel: str, language: str, title: str, fragment: str) -> None:
+    url = f"https://kowloon.example/{rel}"
+    proc = run_cli("extract", FIXTURE_SITE / rel, "--url", url)
+
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "ok"
+    assert record["url"] == url
+    assert record["title"] == title
+    assert record["language"] == language
+    assert fragment in record["text"]
+    assert "Sign up for the Ledger Morning Briefing" not in record["text"]
+    assert "九龙邮报有限公司" not in record["text"] and "九龍郵報有限公司" not in record["text"]
+
+
+def test_extract_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.html"
+    proc = run_cli("extract", missing, "--url", "https://x.example/a")
+    assert proc.returncode == 1
+    assert str(missing) in proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_eval_grouping_prints_scores(tmp_path: Path, streetlight_texts: dict[str, str]) -> None:
+    t = streetlight_texts
+    rows = [
+        {"id": "wire", "text": t["wire"], "language": "en", "published": "2025-10-07", "gold": "lights"},
+        {"id": "copy", "text": t["copy_edited"], "language": "en", "published": "2025-10-07", "gold": "lights"},
+        {"id": "zh", "text": t["zh_hans"], "published": "2025-10-07", "gold": "lights"},
+        {"id": "pilot", "text": t["lookalike"], "language": "en", "published": "2025-05-12", "gold": "pilot"},
+        {"id": "museum", "text": t["unrelated"], "language": "en", "published": "2025-10-06", "gold": "museum"},
+    ]
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\nnot json\n", encoding="utf-8")
+
+    proc = run_cli("eval", "grouping", path)
+
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["events"]["bcubed_f1"] == 1.0
+    assert report["events"]["items"] == 5
+    assert 0.0 < report["stories"]["bcubed_f1"] < 1.0
+    assert len(report["problems"]) == 1 and report["problems"][0].startswith(f"{path}:6: ")

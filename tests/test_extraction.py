@@ -1,0 +1,143 @@
+"""extract_article on the fixture pages: title, date, authors, language, body without boilerplate, status."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import encoding_family, expected_fixture, fixture_page
+from crawler.extraction import Hints, clean_title, extract_article
+
+BASE = "http://127.0.0.1:8123"
+EXPECTED = expected_fixture(BASE)["articles"]
+# The server's Content-Type for each page (see tests/fixtures/site/_headers.toml).
+CONTENT_TYPES = {"zh/utf8/2025/10/04/minibus.html": "text/html; charset=utf-8"}
+AUTHORS = {
+    "en/2025/10/03/cameras.html": ("Marcus Leung",),
+    "en/2025/10/02/ferry-timetable.html": ("Priscilla Ng",),
+    "en/2025/10/01/reading-room.html": ("Marcus Leung",),
+}
+
+
+def relpath(article: dict[str, Any]) -> str:
+    return article["canonical_url"].removeprefix(BASE + "/")
+
+
+def extract(rel: str, hints: Hints | None = None) -> Any:
+    return extract_article(fixture_page(rel, BASE), f"{BASE}/{rel}", hints, CONTENT_TYPES.get(rel, "text/html"))
+
+
+@pytest.fixture(scope="module")
+def extracted() -> dict[str, Any]:
+    return {relpath(a): extract(relpath(a)) for a in EXPECTED}
+
+
+@pytest.mark.parametrize("article", EXPECTED, ids=[relpath(a) for a in EXPECTED])
+def test_fixture_article(extracted: dict[str, Any], article: dict[str, Any]) -> None:
+    rec = extracted[relpath(article)]
+
+    assert rec.status == "ok"
+    # Title without the " | Lantau Ledger" / " | 九龙邮报" suffix.
+    assert rec.title == article["title"]
+    assert "|" not in rec.title
+    # Date from the page's own metadata.
+    assert rec.published is not None and rec.published[:10] == article["published"]
+    assert rec.published_source == "page-metadata"
+    assert rec.language == article["language"]
+    assert encoding_family(rec.encoding) == encoding_family(article["encoding"])
+    assert rec.canonical_url == article["canonical_url"]
+    for fragment in article["body_must_contain"]:
+        assert fragment in rec.text
+    for fragment in article["body_must_not_contain"]:
+        assert fragment not in rec.text
+    # The headline is the title, not the first line of the body.
+    assert not rec.text.startswith(article["title"])
+
+
+@pytest.mark.parametrize("rel", ["zh/gbk/2025/10/02/market.html", "zh/big5/2025/10/03/story.html",
+                                 "zh/utf8/2025/10/04/minibus.html"])
+def test_chinese_language_is_decided_by_script(extracted: dict[str, Any], rel: str) -> None:
+    assert extracted[rel].language_source == "script"
+
+
+@pytest.mark.parametrize("rel", sorted(AUTHORS))
+def test_english_language_and_authors(extracted: dict[str, Any], rel: str) -> None:
+    rec = extracted[rel]
+    assert rec.language == "en"
+    assert rec.language_source in ("langdetect", "declared")
+    assert rec.authors == AUTHORS[rel]
+
+
+def test_gbk_page_title_drops_simplified_brand() -> None:
+    """The GBK page's <title> ends with the Simplified brand 九龙邮报, not og:site_name's 九龍郵報."""
+    rec = extract("zh/gbk/2025/10/02/market.html")
+    assert rec.title == "深水埗荣昌街街市翻新工程下月动工 摊贩忧生意受影响"
+    assert "九龙邮报" not in rec.title and "九龍郵報" not in rec.title
+    assert "订阅九龙邮报每日新闻简报" not in rec.text
+
+
+@pytest.mark.parametrize("rel", ["en/index.html", "en/about.html", "en/tag/cctv.html"])
+def test_index_about_and_tag_pages_are_not_articles(rel: str) -> None:
+    assert extract(rel).status == "not_article"
+
+
+@pytest.mark.parametrize("page", [b"", b"   \n  ", b"<html><head><title>x</title></head><body></body></html>"])
+def test_empty_page_has_no_text(page: bytes) -> None:
+    rec = extract_article(page, f"{BASE}/en/2025/10/05/empty.html")
+    assert rec.status == "no_text"
+    assert rec.text == ""
+
+
+def test_tiny_page_is_too_short() -> None:
+    page = (b"<html><head><title>Ferry news</title></head><body><article><h1>Ferry news</h1>"
+            b"<p>The ferry will run late on Friday.</p></article></body></html>")
+    rec = extract_article(page, f"{BASE}/en/2025/10/05/tiny.html")
+    assert rec.status == "too_short"
+    assert "ferry will run late" in rec.text
+
+
+def test_date_from_feed_hint_when_page_has_none() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of a report on the new ferry pier, which residents of the island have waited for "
+        f"since the old one was damaged in a storm several years ago, according to the operator.</p>"
+        for i in range(6)
+    )
+    page = f"<html lang='en'><head><title>Pier opens</title></head><body><article><h1>Pier opens</h1>{paragraphs}" \
+           f"</article></body></html>".encode()
+    rec = extract_article(page, f"{BASE}/en/pier.html", Hints(published="2025-10-02T11:05:00+08:00"))
+
+    assert rec.status == "ok"
+    assert rec.published is not None and rec.published.startswith("2025-10-02")
+    assert rec.published_source == "feed-or-sitemap"
+
+
+@pytest.mark.parametrize(
+    ("title", "sitename", "h1", "expected"),
+    [
+        ("Headline of the day | Lantau Ledger", "Lantau Ledger", None, "Headline of the day"),
+        ("Lantau Ledger - Headline of the day", "Lantau Ledger", None, "Headline of the day"),
+        ("Ferry fares: what commuters need to know | Lantau Ledger", "Lantau Ledger", None,
+         "Ferry fares: what commuters need to know"),
+        # Separators inside the headline survive when the site name is stripped.
+        ("Hong Kong - Macau ferry fares rise | Lantau Ledger", "Lantau Ledger", None,
+         "Hong Kong - Macau ferry fares rise"),
+        # The <h1> wins when the title contains it.
+        ("深水埗荣昌街街市翻新工程下月动工 | 九龙邮报", "九龍郵報", "深水埗荣昌街街市翻新工程下月动工", "深水埗荣昌街街市翻新工程下月动工"),
+        # A short trailing segment (a site name not declared anywhere) goes.
+        ("A long headline about what happened at the pier today | LL", None, None,
+         "A long headline about what happened at the pier today"),
+        ("No separator at all", "Lantau Ledger", None, "No separator at all"),
+        # Hyphenated words are not separators.
+        ("Covid-19 cases rise on Lantau", None, None, "Covid-19 cases rise on Lantau"),
+        (None, "Lantau Ledger", "The h1 headline", "The h1 headline"),
+        (None, None, None, None),
+        ("  Extra   spaces | Lantau Ledger ", "Lantau Ledger", None, "Extra spaces"),
+    ],
+)
+def test_clean_title(title: str | None, sitename: str | None, h1: str | None, expected: str | None) -> None:
+    assert clean_title(title, sitename, h1) == expected
+
+
+def test_clean_title_keeps_headline_that_starts_like_the_site_name() -> None:
+    title = "Hong Kong – Macau bridge traffic doubles"
+    assert clean_title(title, "Hong Kong Free Press", None) == title
