@@ -209,8 +209,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return 1
         print(json.dumps(report, indent=2))
         return 0
-    print("error: `eval extraction` is not implemented yet (issue 4)", file=sys.stderr)
-    return 1
+    from crawler.evaluation import run_extraction_eval
+
+    return run_extraction_eval(args.path, report=getattr(args, "report", None), limit=args.limit, progress=_progress)
 
 
 def cmd_not_yet(what: str, issue: int) -> int:
@@ -295,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["grouping", "neardup", "extraction"])
     p.add_argument("path", help="labelled articles file (grouping) or folder (neardup, extraction)")
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
+    p.add_argument("--report", help="extraction: also write a Markdown report to this file")
 
     p = sub.add_parser("labels", help="import labelling decisions (issue 7)")
     p.add_argument("action", choices=["import"])
