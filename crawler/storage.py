@@ -124,6 +124,11 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        if "://" in self.path:
+            raise ValueError(
+                f"--db {self.path}: only a SQLite path is supported so far; a shared PostgreSQL store "
+                "(postgresql://...) is planned (issue 8)"
+            )
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
