@@ -304,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _locked(args: argparse.Namespace, job: Any) -> int:
+    """Run a job that writes the store while holding the store's run lock."""
+    from crawler.lock import EXIT_SKIPPED, AlreadyRunning, RunLock
+
+    try:
+        with RunLock(args.db):
+            return int(job())
+    except AlreadyRunning as exc:
+        print(f"newsdedupe: {exc}", file=sys.stderr)
+        return EXIT_SKIPPED
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(getattr(args, "verbose", False))
@@ -311,13 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return cmd_demo(args)
         if args.command == "crawl":
-            return 0 if cmd_crawl(args) is not None else 1
+            return _locked(args, lambda: 0 if cmd_crawl(args) is not None else 1)
         if args.command == "group":
-            return cmd_group(args)
+            if args.input:
+                return cmd_group(args)
+            return _locked(args, lambda: cmd_group(args))
         if args.command == "export":
             return cmd_export(args)
         if args.command == "run":
-            return cmd_run(args)
+            return _locked(args, lambda: cmd_run(args))
         if args.command == "extract":
             return cmd_extract(args)
         if args.command == "outlets":

@@ -6,8 +6,10 @@ content type per path. Every request path is recorded so tests can assert what w
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
+from email.utils import formatdate
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,10 +33,12 @@ _TYPES = {
 class FixtureSite:
     """Serve `root` on 127.0.0.1 in a background thread (use as a context manager)."""
 
-    def __init__(self, root: str | Path, port: int = 0, delay: float = 0.0) -> None:
-        """`delay`: seconds to wait before answering each request (for kill-and-resume tests)."""
+    def __init__(self, root: str | Path, port: int = 0, delay: float = 0.0, validators: bool = True) -> None:
+        """`delay`: seconds to wait before answering each request (for kill-and-resume tests);
+        `validators`: send ETag/Last-Modified and answer conditional requests with 304."""
         self.root = Path(root).resolve()
         self.delay = delay
+        self.validators = validators
         headers_file = self.root / "_headers.toml"
         self.overrides: dict[str, dict[str, Any]] = (
             tomllib.loads(headers_file.read_text(encoding="utf-8")) if headers_file.exists() else {}
@@ -87,7 +91,22 @@ class FixtureSite:
                 body = target.read_bytes()
                 if target.suffix in _TEXT_SUFFIXES:
                     body = body.replace(PLACEHOLDER, site.base_url.encode("ascii"))
+                # Validators like a real web server, so crawlers' conditional requests get 304s.
+                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+                last_modified = formatdate(target.stat().st_mtime, usegmt=True)
+                if site.validators and status == 200 and (
+                    self.headers.get("If-None-Match") == etag
+                    or (self.headers.get("If-None-Match") is None
+                        and self.headers.get("If-Modified-Since") == last_modified)
+                ):
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
                 self.send_response(status)
+                if site.validators:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", last_modified)
                 self.send_header("Content-Type", str(override.get("content_type", _TYPES.get(target.suffix, "application/octet-stream"))))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

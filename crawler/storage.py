@@ -67,6 +67,13 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL,
     grouped TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sources (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    children TEXT NOT NULL DEFAULT '[]',
+    last_fetched TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -197,6 +204,46 @@ class Store:
                    article_id = COALESCE(excluded.article_id, urls.article_id)""",
             (url, outlet, ts, ts, status, http_status, article_id),
         )
+
+    # --- feeds and sitemaps: validators for conditional requests ------------------------------------
+    def source_validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self.conn.execute("SELECT etag, last_modified FROM sources WHERE url = ?", (url,)).fetchone()
+        return (row["etag"], row["last_modified"]) if row else (None, None)
+
+    def save_source_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.conn.execute(
+            """INSERT INTO sources(url, etag, last_modified, last_fetched) VALUES (?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+                   last_fetched = excluded.last_fetched""",
+            (url, etag, last_modified, now_iso()),
+        )
+
+    def pending_from_source(self, source: str) -> list[tuple[str, dict[str, Any]]]:
+        """URLs a feed or sitemap listed before that are still not done (e.g. a killed run left them)."""
+        rows = self.conn.execute(
+            "SELECT url, hint, status, http_status FROM urls WHERE json_extract(hint, '$.source') = ?", (source,)
+        ).fetchall()
+        return [
+            (r["url"], json.loads(r["hint"]))
+            for r in rows
+            if not (r["status"] in FINAL_STATUSES or (r["status"] == "http_error" and r["http_status"] in FINAL_HTTP_CODES))
+            and not self.has_article(r["url"])
+        ]
+
+    def save_source_children(self, url: str, children: list[str]) -> None:
+        """Remember the child sitemaps of an index (a 304 for the index must still visit them)."""
+        self.conn.execute(
+            """INSERT INTO sources(url, children, last_fetched) VALUES (?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET children = excluded.children""",
+            (url, json.dumps(children), now_iso()),
+        )
+
+    def source_children(self, url: str) -> list[str]:
+        row = self.conn.execute("SELECT children FROM sources WHERE url = ?", (url,)).fetchone()
+        return json.loads(row["children"]) if row else []
+
+    def forget_source_validators(self, url: str) -> None:
+        self.conn.execute("DELETE FROM sources WHERE url = ?", (url,))
 
     # --- articles --------------------------------------------------------------------------------
     def add_article(self, record: dict[str, Any]) -> bool:

@@ -110,10 +110,36 @@ class OutletsSpider(scrapy.Spider):
         if key in self._discovery_seen:
             return None
         self._discovery_seen.add(key)
+        headers = {}
+        if callback in (self.parse_feed, self.parse_sitemap) and self.store is not None:
+            # Conditional request: an unchanged feed or sitemap answers 304 and costs nothing to re-read.
+            etag, last_modified = self.store.source_validators(url)
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, dont_filter=True,
-            meta={"outlet": outlet, **meta}, priority=10,
+            url, callback=callback, errback=self.on_error, dont_filter=True, headers=headers,
+            meta={"outlet": outlet, "handle_httpstatus_list": [304], **meta}, priority=10,
         )
+
+    def unchanged_source(self, response: Response) -> bool:
+        """True for a 304 (nothing new since the last run); otherwise remember this response's validators."""
+        outlet: Outlet | None = response.meta.get("outlet")
+        assert self.store is not None
+        if response.status == 304:
+            self.count(outlet, "sources_unchanged")
+            return True
+        if response.status != 200:
+            return False
+        etag = response.headers.get(b"ETag")
+        last_modified = response.headers.get(b"Last-Modified")
+        if etag or last_modified:
+            self.store.save_source_validators(
+                response.url, etag.decode("latin-1") if etag else None,
+                last_modified.decode("latin-1") if last_modified else None,
+            )
+        return False
 
     # --- discovery -------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -163,18 +189,36 @@ class OutletsSpider(scrapy.Spider):
             return
         for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
             key, _, value = line.partition(":")
-            if key.strip().lower() == "sitemap" and value.strip():
+            configured = {sm for o in self.outlets for sm in o.sitemaps}
+            if key.strip().lower() == "sitemap" and value.strip() and value.strip() not in configured:
                 req = self._request(value.strip(), self.parse_sitemap, outlet, depth=0, from_robots=True)
                 if req is not None:
                     yield req
 
+    def resume_source(self, response: Response) -> Iterator[Any]:
+        """An unchanged feed or sitemap: fetch what it listed before and an interrupted run left undone."""
+        outlet: Outlet | None = response.meta.get("outlet")
+        assert self.store is not None
+        for url, hint in self.store.pending_from_source(response.url):
+            d = Discovered(url=url, via=response.meta.get("via_kind", "feed"), source=response.url,
+                           title=hint.get("title"), published=hint.get("published"), language=hint.get("language"),
+                           keywords=tuple(hint.get("keywords") or ()))
+            req = self.consider(d, outlet)
+            if req is not None:
+                yield req
+
     def parse_feed(self, response: Response) -> Iterator[Any]:
         outlet: Outlet | None = response.meta.get("outlet")
+        if self.unchanged_source(response):
+            yield from self.resume_source(response)
+            return
         try:
             entries = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
             log.error("feed %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
             self.count(outlet, "errors")
+            assert self.store is not None
+            self.store.forget_source_validators(response.url)
             return
         for d in entries:
             req = self.consider(d, outlet)
@@ -184,13 +228,29 @@ class OutletsSpider(scrapy.Spider):
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         outlet: Outlet | None = response.meta.get("outlet")
         depth = response.meta.get("depth", 0)
+        from_robots = response.meta.get("from_robots", False)
+        assert self.store is not None
+        if self.unchanged_source(response):
+            # An unchanged index can point at changed sitemaps (a news sitemap changes hourly): visit its
+            # children as before, each with its own conditional request.
+            if depth < 3:
+                for child in self.store.source_children(response.url):
+                    req = self._request(child, self.parse_sitemap, outlet, depth=depth + 1, from_robots=from_robots)
+                    if req is not None:
+                        yield req
+            response.meta["via_kind"] = "sitemap"
+            yield from self.resume_source(response)
+            return
         try:
             children, entries = parse_sitemap(response.body, response.url)
         except DiscoveryError as exc:
             log.error("sitemap %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
             self.count(outlet, "errors")
+            assert self.store is not None
+            self.store.forget_source_validators(response.url)
             return
-        from_robots = response.meta.get("from_robots", False)
+        if children:
+            self.store.save_source_children(response.url, children)
         if depth < 3:
             for child in children:
                 req = self._request(child, self.parse_sitemap, outlet, depth=depth + 1, from_robots=from_robots)
