@@ -219,11 +219,24 @@ def cmd_not_yet(what: str, issue: int) -> int:
     return 1
 
 
+def _one_line_errors(record: logging.LogRecord) -> bool:
+    """Without -v, a network failure logged by Scrapy with a traceback becomes one line naming the URL."""
+    if record.exc_info and record.name.startswith("scrapy."):
+        exc = record.exc_info[1]
+        record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def configure_logging(verbose: bool) -> None:
     """One stderr handler: warnings and errors (each naming its source) by default, everything with -v."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(_one_line_errors)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)

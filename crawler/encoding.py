@@ -40,19 +40,25 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
     for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
             return body.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"
+    declared: list[tuple[str, str]] = []
     enc = _lookup(header_charset(content_type))
     if enc:
-        try:
-            return body.decode(enc), enc, "header"
-        except UnicodeDecodeError:
-            pass  # a wrong header is common: fall through to what the page itself says
+        declared.append((enc, "header"))
     m = _META_CHARSET.search(body[:4096])
     enc = _lookup(m.group(1).decode("ascii", "ignore")) if m else None
     if enc:
+        declared.append((enc, "meta"))
+    for enc, how in declared:
         try:
-            return body.decode(enc), enc, "meta"
+            return body.decode(enc), enc, how
         except UnicodeDecodeError:
-            pass
+            pass  # a wrong header is common: try what the page itself says
+    # A declared charset that fails on a handful of bytes (a truncated character, one bad byte in a GB2312
+    # page) is still right: replacing those few bytes beats a guess that garbles the whole page.
+    for enc, how in declared:
+        text = body.decode(enc, errors="replace")
+        if text.count("\ufffd") <= max(3, len(text) // 1000):
+            return text, enc, how
     try:
         return body.decode("utf-8"), "utf-8", "utf-8"
     except UnicodeDecodeError:

@@ -526,9 +526,3 @@ def run_extraction_eval(path: str, report: str | None = None, limit: int | None 
         print(f"report written to {report}", flush=True)
     return 0
 
-
-def iter_pages(path: str | Path) -> Iterator[tuple[str, Page]]:
-    """(kind, page) for every labelled page found at `path` (for ad-hoc inspection)."""
-    for kind, folder in find_sets(path):
-        for page in load_pages(folder, kind):
-            yield kind, page

@@ -14,6 +14,7 @@ from typing import Any
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 
 from crawler.encoding import decode_html
 from dedupe.chinese import HAN_RE
@@ -61,6 +62,7 @@ class Extracted:
         }
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TITLE_SEP = re.compile(r"\s+[|\-–—:·•»]\s+|\s*[|｜_]\s*")
 
 
@@ -151,6 +153,59 @@ def _looks_paywalled(tree: Any, html: str) -> bool:
     return bool(_PAYWALL_MARKUP.search(classes)) or bool(_PAYWALL_TEXT.search(tree.text_content()[:200000]))
 
 
+def _text_is_link_list(tree: Any, text: str) -> bool:
+    """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
+    anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
+    anchors = {a for a in anchors if len(a) >= 12}
+    lines = [" ".join(ln.split()) for ln in text.split("\n") if ln.strip()]
+    total = sum(len(ln) for ln in lines)
+    linked = sum(len(ln) for ln in lines if ln in anchors)
+    return total > 0 and linked >= 0.6 * total
+
+
+_BYLINE_DATE = re.compile(
+    r"(20\d{2}|19\d{2})\s*(?:[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?!\d)|年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日)"
+)
+
+
+_DATE = _BYLINE_DATE.pattern
+# A publication stamp anywhere in the page: a date with a time, or a date next to a label saying so.
+_STAMP = re.compile(
+    rf"(?:(?:发布|發佈|发表|發表|时间|時間|日期|更新|published|posted|updated)[^0-9]{{0,12}}(?={_DATE}))"
+    rf"|(?={_DATE}\s*(?:\d{{1,2}}:\d{{2}}|[\[(（]?\s*(?:来源|來源|作者|编辑|編輯)))",
+    re.IGNORECASE,
+)
+
+
+def _byline_date(tree: Any, title: str | None) -> str | None:
+    """A date printed near the headline (the byline), where most Chinese news pages put it; else the first
+    publication stamp in the page (a date with a time, or a labelled date)."""
+    body = " ".join(tree.xpath("//body")[0].text_content().split()) if tree.xpath("//body") else ""
+    if not body:
+        return None
+    m = None
+    for anchor in [h.text_content().strip() for h in tree.xpath("//h1")] + [title or ""]:
+        anchor = " ".join(anchor.split())
+        if len(anchor) >= 4 and (pos := body.find(anchor)) >= 0:
+            start = pos + len(anchor)
+            m = _BYLINE_DATE.search(body[start : start + 400])
+            break
+    if m is None:
+        stamp = _STAMP.search(body)
+        if stamp is None:
+            return None
+        m = _BYLINE_DATE.search(body, stamp.start())
+        if m is None:
+            return None
+    y = int(m.group(1))
+    mo, d = (int(m.group(2)), int(m.group(3))) if m.group(2) else (int(m.group(4)), int(m.group(5)))
+    try:
+        found = datetime(y, mo, d)
+    except ValueError:
+        return None
+    return found.date().isoformat() if found <= datetime.now() else None
+
+
 def _looks_like_index(tree: Any) -> bool:
     """Many headline-like links and little running text: a home, section or tag page."""
     links = [a.text_content().strip() for a in tree.xpath("//a[@href]")]
@@ -179,10 +234,17 @@ def extract_article(
         html, encoding, _how = decode_html(page, content_type)
     else:
         html = page
+    # Control characters (other than tab and newlines) make libxml2 stop parsing part-way.
+    html = _CONTROL_CHARS.sub("", html)
+    raw_html = html
     if not html.strip():
         return Extracted("no_text", url, encoding=encoding)
     try:
-        tree = lxml.html.fromstring(html.encode("utf-8", "surrogatepass"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        # Comments out: trafilatura drops the text that follows a comment inside a paragraph.
+        tree = lxml.html.fromstring(
+            html.encode("utf-8", "surrogatepass"),
+            parser=lxml.html.HTMLParser(encoding="utf-8", remove_comments=True),
+        )
     except (lxml.etree.ParserError, ValueError) as exc:
         log.warning("%s: unparseable HTML (%s)", url, exc)
         return Extracted("no_text", url, encoding=encoding)
@@ -220,8 +282,14 @@ def extract_article(
             published, published_source = _iso(times[0]), "page-time"
         elif hints.published and _iso(hints.published):
             published, published_source = _iso(hints.published), "feed-or-sitemap"
-        elif doc is not None and doc.date:
-            published, published_source = _iso(doc.date), "trafilatura"
+        elif byline := _byline_date(tree, title):
+            published, published_source = byline, "page-byline"
+        else:
+            # On the original page, comments included (some CMSs print the date only there), and without
+            # htmldate's extensive search, whose guesses (a copyright year, Jan 1st) are worse than no date.
+            found = find_date(raw_html, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
+            if found:
+                published, published_source = _iso(found), "htmldate"
 
     authors: tuple[str, ...] = ()
     if doc is not None and doc.author:
@@ -245,7 +313,7 @@ def extract_article(
             status = "paywall"
         else:
             status = "too_short"
-    elif _looks_like_index(tree) and not published:
+    elif _text_is_link_list(tree, text):
         status = "not_article"
     else:
         status = "ok"

@@ -41,6 +41,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.progress.TerminalProgress": 500,
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.throttle.OutletAutoThrottle": 0,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 300,
@@ -50,6 +52,7 @@ ITEM_PIPELINES = {
 NEWSDEDUPE_DB = "outputs/newsdedupe.sqlite3"
 NEWSDEDUPE_ALLOW_PRIVATE = False
 
+LOG_FORMATTER = "crawler.logformatter.NewsLogFormatter"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

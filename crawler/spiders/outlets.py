@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -130,8 +131,12 @@ class OutletsSpider(scrapy.Spider):
         if response.status == 304:
             self.count(outlet, "sources_unchanged")
             return True
-        if response.status != 200:
-            return False
+        return False
+
+    def remember_validators(self, response: Response) -> None:
+        """Called after every entry of a feed or sitemap is recorded: only then may a later run get a 304."""
+        if response.status != 200 or self.store is None:
+            return
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
         if etag or last_modified:
@@ -139,7 +144,6 @@ class OutletsSpider(scrapy.Spider):
                 response.url, etag.decode("latin-1") if etag else None,
                 last_modified.decode("latin-1") if last_modified else None,
             )
-        return False
 
     # --- discovery -------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -217,6 +221,7 @@ class OutletsSpider(scrapy.Spider):
         except DiscoveryError as exc:
             log.error("feed %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
             self.count(outlet, "errors")
+            self.count(outlet, "discovery_failures")
             assert self.store is not None
             self.store.forget_source_validators(response.url)
             return
@@ -224,6 +229,7 @@ class OutletsSpider(scrapy.Spider):
             req = self.consider(d, outlet)
             if req is not None:
                 yield req
+        self.remember_validators(response)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         outlet: Outlet | None = response.meta.get("outlet")
@@ -246,6 +252,7 @@ class OutletsSpider(scrapy.Spider):
         except DiscoveryError as exc:
             log.error("sitemap %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
             self.count(outlet, "errors")
+            self.count(outlet, "discovery_failures")
             assert self.store is not None
             self.store.forget_source_validators(response.url)
             return
@@ -262,6 +269,7 @@ class OutletsSpider(scrapy.Spider):
             req = self.consider(d, outlet)
             if req is not None:
                 yield req
+        self.remember_validators(response)
 
     def parse_section(self, response: Response) -> Iterator[Any]:
         outlet: Outlet | None = response.meta.get("outlet")
@@ -407,6 +415,10 @@ class OutletsSpider(scrapy.Spider):
             log.warning("HTTP %s for %s (outlet %s)", code, request.url, outlet.id if outlet else "-")
         elif failure.check(RefusedAddress):
             status = "refused"
+        elif failure.check(DownloadCancelledError) and "max size" in str(failure.value):
+            status = "too_large"
+            log.warning("%s: larger than DOWNLOAD_MAXSIZE, not stored (outlet %s)", request.url,
+                        outlet.id if outlet else "-")
         elif "robots.txt" in str(failure.value):
             status = "blocked_by_robots"
         else:
