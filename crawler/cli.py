@@ -194,6 +194,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate_grouping_file(args.path)
         print(json.dumps(report, indent=2))
         return 0
+    if args.what == "pairs":
+        from dedupe.evaluate import evaluate_pairs
+
+        print(json.dumps(evaluate_pairs(args.path), indent=2))
+        return 0
     if args.what == "neardup":
         from dedupe.evaluate import evaluate_neardup
 
@@ -306,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="topics.toml")
 
     p = sub.add_parser("eval", help="score grouping or extraction on labelled data")
-    p.add_argument("what", choices=["grouping", "neardup", "extraction"])
+    p.add_argument("what", choices=["grouping", "neardup", "pairs", "extraction"])
     p.add_argument("path", help="labelled articles file (grouping) or folder (neardup, extraction)")
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
     p.add_argument("--report", help="extraction: also write a Markdown report to this file")

@@ -171,3 +171,43 @@ def evaluate_neardup(
         "followups": len(followups),
         "followups_merged_share": round(merged / len(followups), 4) if followups else 0.0,
     }
+
+
+def evaluate_pairs(path: str | Path, config: GroupingConfig | None = None) -> dict[str, Any]:
+    """Pearson correlation of our same-event score with `-Overall` on labelled article pairs (SemEval-2022
+    Task 8 format: text1, text2, lang1, lang2, Overall from 1 = same story to 4 = unrelated), overall, per
+    language pair, and for original vs machine-translated pairs; ROC-AUC for Overall <= 1.5 vs >= 2.5."""
+    import numpy as np
+
+    from dedupe.events import pair_similarities
+
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [(r["text1"] or "", _tag(r["lang1"]), r["text2"] or "", _tag(r["lang2"])) for r in rows]
+    scores = pair_similarities(items, config or GroupingConfig())
+
+    def stats(idx: list[int]) -> dict[str, Any]:
+        s = np.array([scores[i][0] for i in idx])
+        y = -np.array([float(rows[i]["Overall"]) for i in idx])
+        pearson = float(np.corrcoef(s, y)[0, 1]) if len(idx) > 2 and s.std() > 0 and y.std() > 0 else float("nan")
+        pos = [scores[i][0] for i in idx if float(rows[i]["Overall"]) <= 1.5]
+        neg = [scores[i][0] for i in idx if float(rows[i]["Overall"]) >= 2.5]
+        auc = (
+            sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg)) if pos and neg else float("nan")
+        )
+        return {"pairs": len(idx), "pearson": round(pearson, 4), "roc_auc": round(float(auc), 4)}
+
+    by_lang: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_lang.setdefault("-".join(sorted((r["lang1"], r["lang2"]))), []).append(i)
+    return {
+        "file": str(path),
+        "all": stats(list(range(len(rows)))),
+        "original": stats([i for i, r in enumerate(rows) if not r.get("mt_augmented")]),
+        "machine_translated": stats([i for i, r in enumerate(rows) if r.get("mt_augmented")]),
+        "by_language_pair": {k: stats(v) for k, v in sorted(by_lang.items())},
+    }
+
+
+def _tag(lang: str | None) -> str | None:
+    # The set writes Chinese as "zh" (machine-translated, Simplified).
+    return "zh-Hans" if lang == "zh" else lang

@@ -316,3 +316,31 @@ def story_profile(index: int, texts: Sequence[str], language: str | None, publis
     """Profile of a story from its representative text(s)."""
     joined = "\n".join(texts)
     return StoryProfile(index, language_family(language), published, terms(joined), anchor_set(joined))
+
+
+def pair_similarities(
+    items: Sequence[tuple[str, str | None, str, str | None]], config: GroupingConfig
+) -> list[tuple[float, str]]:
+    """Same-event similarity of text pairs, as the event linker scores them (for evaluation).
+
+    Each item is (text1, language1, text2, language2). Term weights (IDF) come from all the texts given.
+    Returns (score in [0, 1], method) per pair: `same-language` TF-IDF cosine, or `cross-lingual` shared
+    numeric anchors (0 when the numbers veto the pair).
+    """
+    profiles: list[StoryProfile] = []
+    for n, (t1, l1, t2, l2) in enumerate(items):
+        profiles.append(story_profile(2 * n, [t1], l1, None))
+        profiles.append(story_profile(2 * n + 1, [t2], l2, None))
+    vectors = _tfidf(profiles, config.max_terms)
+    out: list[tuple[float, str]] = []
+    for n in range(len(items)):
+        p, q = profiles[2 * n], profiles[2 * n + 1]
+        if p.family == q.family and p.family != "und":
+            vi, vj = vectors[2 * n], vectors[2 * n + 1]
+            out.append((sum(w * vj.get(t, 0.0) for t, w in vi.items()), "same-language"))
+        elif _vetoed(p.anchors, q.anchors):
+            out.append((0.0, "cross-lingual"))
+        else:
+            shared = p.anchors & q.anchors
+            out.append((len(shared) / max(1, min(len(p.anchors), len(q.anchors))), "cross-lingual"))
+    return out
