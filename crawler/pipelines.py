@@ -74,13 +74,20 @@ class StorePipeline:
         if not isinstance(item, ArticleItem):
             return item
         status = item.extraction_status
-        for url in {item.requested_url, item.url, item.canonical_url}:
-            self.store.set_url_status(url, status if status != "ok" else "ok", article_id=item.id if status == "ok" else None,
-                                      outlet=item.outlet)
+        urls = {item.requested_url, item.url, item.canonical_url}
         if status != "ok":
+            with self.store.transaction():
+                for url in urls:
+                    self.store.set_url_status(url, status, outlet=item.outlet)
             self._count(item.outlet, f"dropped_{status}")
             raise _DROPS.get(status, DropItem)(f"{status}: {item.url}")
-        if not self.store.add_article(item.store_record()):
+        # The article and the state of every URL that led to it are written together: a crawl killed in
+        # between must neither mark a URL done without its article nor store an article whose URL looks new.
+        with self.store.transaction():
+            stored = self.store.add_article(item.store_record())
+            for url in urls:
+                self.store.set_url_status(url, "ok", article_id=item.id, outlet=item.outlet)
+        if not stored:
             self._count(item.outlet, "dropped_duplicate")
             raise DuplicateArticle(f"already stored: {item.canonical_url}")
         self._count(item.outlet, "stored")

@@ -60,10 +60,10 @@ class FixtureSite:
                 self._serve(head=False)
 
             def _serve(self, head: bool) -> None:
+                with site._lock:  # recorded on arrival, so a request from a client killed meanwhile counts
+                    site.requests.append(self.path)
                 if site.delay:
                     time.sleep(site.delay)
-                with site._lock:
-                    site.requests.append(self.path)
                 path = unquote(urlsplit(self.path).path)
                 override = site.overrides.get(path, {})
                 status = int(override.get("status", 200))

@@ -46,3 +46,14 @@ def test_shared_neardup_floor(lang: str, tag: str, limit: int | None, key: str) 
     assert worst >= floors["min_variant_recall"], f"variant recall {report['recall']} below {floors['min_variant_recall']}"
     assert len(report["recall"]) == 6, "every planted variant type must be measured"
     assert report["followups_merged_share"] <= floors["max_followups_merged_share"]
+
+
+def test_shared_pairs_semeval_floor() -> None:
+    from dedupe.evaluate import evaluate_pairs
+
+    report = evaluate_pairs(_need(DATA / "pairs" / "semeval2022-dev" / "pairs.jsonl"))
+    floors = FLOORS["pairs_semeval2022_dev"]
+    print(json.dumps({"all": report["all"], "en-zh": report["by_language_pair"]["en-zh"]}))
+    assert report["all"]["pairs"] == 1458
+    assert report["all"]["pearson"] >= floors["pearson_all"]
+    assert report["by_language_pair"]["en-zh"]["pearson"] >= floors["pearson_zh_en"]
