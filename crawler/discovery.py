@@ -10,6 +10,7 @@ import io
 import zlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
@@ -144,14 +145,22 @@ def parse_sitemap(body: bytes, sitemap_url: str) -> tuple[list[str], list[Discov
     return children, urls
 
 
-def page_links(html: str, page_url: str) -> list[str]:
-    """Absolute http(s) links of a page, in order, without duplicates."""
+def _parse_page(html: str, page_url: str) -> tuple[Any, str] | None:
+    """The parsed page and the URL its relative links resolve against (`<base href>` honoured)."""
     try:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):
-        return []
+        return None
     base = tree.xpath("//base/@href")
-    base_url = urljoin(page_url, base[0]) if base else page_url
+    return tree, urljoin(page_url, base[0]) if base else page_url
+
+
+def page_links(html: str, page_url: str) -> list[str]:
+    """Absolute http(s) links of a page, in order, without duplicates."""
+    parsed = _parse_page(html, page_url)
+    if parsed is None:
+        return []
+    tree, base_url = parsed
     seen: set[str] = set()
     out: list[str] = []
     for href in tree.xpath("//a/@href"):
@@ -164,12 +173,10 @@ def page_links(html: str, page_url: str) -> list[str]:
 
 def feed_links(html: str, page_url: str) -> list[str]:
     """Feeds a page advertises with <link rel="alternate" type="application/rss+xml|atom+xml">."""
-    try:
-        tree = lxml.html.fromstring(html)
-    except (lxml.etree.ParserError, ValueError):
+    parsed = _parse_page(html, page_url)
+    if parsed is None:
         return []
-    base = tree.xpath("//base/@href")
-    base_url = urljoin(page_url, base[0]) if base else page_url
+    tree, base_url = parsed
     out = []
     for link in tree.xpath('//link[@rel="alternate"][@href]'):
         if (link.get("type") or "").lower() in ("application/rss+xml", "application/atom+xml", "application/feed+json"):

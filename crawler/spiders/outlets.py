@@ -199,6 +199,15 @@ class OutletsSpider(scrapy.Spider):
                 if req is not None:
                     yield req
 
+    def discovery_failed(self, response: Response, kind: str, exc: Exception) -> None:
+        """An unreadable feed or sitemap: say which and whose, count it, and re-read it fully next time."""
+        outlet: Outlet | None = response.meta.get("outlet")
+        log.error("%s %s (outlet %s): %s", kind, response.url, outlet.id if outlet else "-", exc)
+        self.count(outlet, "errors")
+        self.count(outlet, "discovery_failures")
+        assert self.store is not None
+        self.store.forget_source_validators(response.url)
+
     def resume_source(self, response: Response) -> Iterator[Any]:
         """An unchanged feed or sitemap: fetch what it listed before and an interrupted run left undone."""
         outlet: Outlet | None = response.meta.get("outlet")
@@ -219,11 +228,7 @@ class OutletsSpider(scrapy.Spider):
         try:
             entries = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
-            log.error("feed %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
-            self.count(outlet, "errors")
-            self.count(outlet, "discovery_failures")
-            assert self.store is not None
-            self.store.forget_source_validators(response.url)
+            self.discovery_failed(response, "feed", exc)
             return
         for d in entries:
             req = self.consider(d, outlet)
@@ -250,11 +255,7 @@ class OutletsSpider(scrapy.Spider):
         try:
             children, entries = parse_sitemap(response.body, response.url)
         except DiscoveryError as exc:
-            log.error("sitemap %s (outlet %s): %s", response.url, outlet.id if outlet else "-", exc)
-            self.count(outlet, "errors")
-            self.count(outlet, "discovery_failures")
-            assert self.store is not None
-            self.store.forget_source_validators(response.url)
+            self.discovery_failed(response, "sitemap", exc)
             return
         if children:
             self.store.save_source_children(response.url, children)
