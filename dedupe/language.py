@@ -61,7 +61,7 @@ def _langdetect(text: str) -> str | None:
             _ready = True
         try:
             # detect_langs builds a fresh detector seeded from DetectorFactory.seed: repeatable.
-            best = detect_langs(text[:5000])
+            best = detect_langs(text[:1500])  # n-gram extraction is linear in length; 1,500 chars decide
         except LangDetectException:
             return None
     if not best:
