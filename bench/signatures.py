@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import xxhash
 from datasketch import MinHash
 
 from dedupe.config import GroupingConfig

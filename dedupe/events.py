@@ -111,13 +111,12 @@ class StoryProfile:
 
 @dataclass(frozen=True)
 class EventLink:
-    """A link between two stories of one event, with its evidence."""
+    """A scored link between two stories (its evidence is computed by `link_evidence` when it is used)."""
 
     a: int
     b: int
     method: str  # "same-language" | "cross-lingual"
     score: float
-    evidence: tuple[str, ...] = field(default=())
 
 
 def _tfidf(profiles: Sequence[StoryProfile], max_terms: int) -> list[dict[str, float]]:
@@ -314,11 +313,6 @@ def link_evidence(
     vi, vj = vectors[link.a], vectors[link.b]
     terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
     return tuple(shared + [t.removeprefix("ne:") for t in terms_shared])
-
-
-def link_stories(profiles: Sequence[StoryProfile], config: GroupingConfig) -> list[EventLink]:
-    """Scored links between stories that may report the same happening (all candidates with a score)."""
-    return score_story_pairs(profiles, config).links
 
 
 def event_clusters(

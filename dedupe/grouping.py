@@ -124,12 +124,10 @@ def group(
     say(f"signatures for {n} articles")
     fingerprint = config.signature_fingerprint()
     sigs: list[MinHash | None] = [None] * n
-    sizes = [0] * n
     todo: list[int] = []
     for i, r in enumerate(records):
         stored = signatures.get(r.id)
         if stored and stored.fingerprint == fingerprint and stored.text_hash == text_hash(r):
-            sizes[i] = stored.size
             sigs[i] = minhash_from_bytes(stored.data, config) if stored.data else None
         else:
             todo.append(i)
@@ -141,7 +139,6 @@ def group(
     shingle_sets = [np.unique(sequence_of(i)) for i in todo]
     computed = minhash_signatures(shingle_sets, config)
     for i, sh, m in zip(todo, shingle_sets, computed):
-        sizes[i] = len(sh)
         ok = len(sh) >= config.min_shingles
         sigs[i] = m if ok else None
         new_signatures[records[i].id] = StoredSignature(

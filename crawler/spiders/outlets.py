@@ -64,7 +64,8 @@ class OutletsSpider(scrapy.Spider):
         self.outlets: list[Outlet] = []
         self.problems: list[str] = []
         subs = {"{{BASE}}": base_url} if base_url else None
-        if outlets and not urls or (urls and outlets and Path(outlets).exists()):
+        # With --urls the outlets file is optional (it only attributes URLs to outlets by domain).
+        if outlets and (not urls or Path(outlets).exists()):
             loaded, problems = load_outlets(outlets, subs)
             self.problems = [str(p) for p in problems]
             for p in problems:
