@@ -153,6 +153,33 @@ def _looks_paywalled(tree: Any, html: str) -> bool:
     return bool(_PAYWALL_MARKUP.search(classes)) or bool(_PAYWALL_TEXT.search(tree.text_content()[:200000]))
 
 
+# Lines that open or close a body without being part of it: source, author, editor, date stamps, share and
+# print widgets, "related" headers. Only the first and last few lines are examined, and only short ones.
+_EDGE_LINE = re.compile(
+    r"""^[\s(（【\[]*(?:
+        (?:来源|來源|作者|编辑|編輯|责任编辑|責任編輯|责编|責編|记者|記者|撰文|文|图|圖|摄影|攝影|发布时间|發佈時間|
+           发表时间|發表時間|时间|時間|日期|更新时间|更新時間|字号|字號|点击|點擊|浏览|瀏覽|阅读|閱讀|标签|標籤|关键词|關鍵詞)\s*[:：/]
+      | (?:分享到|打印|列印|关闭窗口|關閉視窗|返回顶部|返回頂部|相关新闻|相關新聞|相关阅读|相關閱讀|延伸阅读|延伸閱讀|
+           热点推荐|熱點推薦|网友评论|網友評論|我来说两句|我要评论|纠错|糾錯)
+      | (?:advertisement|share\s+this|share\s+on|print\s+this|read\s+more|related\s+articles?|related\s+stories
+           |follow\s+us)\b
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _trim_edges(text: str, max_lines: int = 3, max_len: int = 80) -> str:
+    """Drop source/author/editor/share lines from the start and end of an extracted body."""
+    lines = text.split("\n")
+    for _ in range(max_lines):
+        if lines and len(lines[0].strip()) <= max_len and _EDGE_LINE.match(lines[0].strip()):
+            lines.pop(0)
+    for _ in range(max_lines):
+        if lines and len(lines[-1].strip()) <= max_len and _EDGE_LINE.match(lines[-1].strip()):
+            lines.pop()
+    return "\n".join(lines).strip()
+
+
 def _text_is_link_list(tree: Any, text: str) -> bool:
     """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
     anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
@@ -273,6 +300,7 @@ def extract_article(
     lines = text.split("\n")
     if title and lines and lines[0].strip() == title.strip():
         text = "\n".join(lines[1:]).strip()
+    text = _trim_edges(text)
 
     published, published_source = None, None
     own = _meta(tree, "article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued")

@@ -141,3 +141,23 @@ def test_clean_title(title: str | None, sitename: str | None, h1: str | None, ex
 def test_clean_title_keeps_headline_that_starts_like_the_site_name() -> None:
     title = "Hong Kong – Macau bridge traffic doubles"
     assert clean_title(title, "Hong Kong Free Press", None) == title
+
+
+def test_source_author_and_editor_lines_are_trimmed_from_the_edges_only() -> None:
+    from crawler.extraction import _trim_edges
+
+    body = (
+        "来源：新报\u3000作者：李明华\n"
+        "文化部周五表示，将于明年举办三场展览。\n"
+        "时间：展览为期两周的安排仍在讨论中，主办方表示会另行公布。\n"
+        "有关方面称，门票将免费派发。\n"
+        "（责任编辑：周颖）\n"
+        "分享到："
+    )
+    trimmed = _trim_edges(body)
+    assert "来源" not in trimmed and "责任编辑" not in trimmed and "分享到" not in trimmed
+    # A paragraph that merely starts like a label, and one inside the body, stay.
+    assert trimmed.startswith("文化部周五表示")
+    assert "时间：展览为期两周" in trimmed and trimmed.endswith("门票将免费派发。")
+    english = "Advertisement\nThe council voted on Tuesday.\nRead more: other stories"
+    assert _trim_edges(english) == "The council voted on Tuesday."
