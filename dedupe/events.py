@@ -15,7 +15,8 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -74,9 +75,27 @@ def stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> Counter[str]:
+_SNOWBALL = {"ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+             "es": "spanish", "fi": "finnish", "fr": "french", "hu": "hungarian", "id": "indonesian",
+             "it": "italian", "nl": "dutch", "no": "norwegian", "pl": "polish", "pt": "portuguese",
+             "ro": "romanian", "ru": "russian", "sv": "swedish", "tr": "turkish", "fa": "persian", "hi": "hindi"}
+
+
+@lru_cache(maxsize=None)
+def _stemmer(language: str | None) -> Callable[[str], str]:
+    """The word stemmer for a language: Snowball where it has one; English keeps the light plural stem."""
+    algorithm = _SNOWBALL.get(language_family(language))
+    if algorithm is None:
+        return stem
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(algorithm).stemWord
+
+
+def terms(text: str, language: str | None = None) -> Counter[str]:
     """Content terms: stemmed words (stopwords and numbers out), Han character bigrams, and names (counted
-    `NAME_WEIGHT` times)."""
+    `NAME_WEIGHT` times). Words are stemmed for `language` (Snowball) when it is not English."""
+    stem_word = _stemmer(language)
     toks = tokens(normalise_for_matching(text))
     out: Counter[str] = Counter()
     run: list[str] = []
@@ -89,7 +108,7 @@ def terms(text: str) -> Counter[str]:
         run = []
         if t.isdigit() or len(t) < 3 or t in _EN_STOP:
             continue
-        out[stem(t)] += 1
+        out[stem_word(t)] += 1
     if len(run) > 1:
         out.update(run[i] + run[i + 1] for i in range(len(run) - 1))
     for name, count in names(text).items():
@@ -387,7 +406,7 @@ def event_clusters(
 def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None) -> StoryProfile:
     """Profile of a story from its representative text(s)."""
     joined = "\n".join(texts)
-    return StoryProfile(index, language_family(language), published, terms(joined), anchor_set(joined), joined)
+    return StoryProfile(index, language_family(language), published, terms(joined, language), anchor_set(joined), joined)
 
 
 def pair_similarities(
