@@ -81,3 +81,43 @@ def test_home_page_only_outlet_finds_feed_and_articles(tmp_path: Path) -> None:
     assert "/feed.xml" in requested, "the feed advertised by the home page was not read"
     for not_article in ("/tag/harbour", "/about", "/video/harbour-tour"):
         assert not any(r.startswith(not_article) for r in requested), f"{not_article} fetched: {requested}"
+
+
+def test_robots_sitemap_of_a_shared_host_is_not_claimed_without_allow_patterns(tmp_path: Path) -> None:
+    """Two outlets on one host: the one without sitemaps must not take the other's articles from the
+    sitemap that robots.txt announces."""
+    root = tmp_path / "site"
+    root.mkdir()
+    _build_site(root)
+    other = "/other/news/2025/11/06/regatta-postponed.html"
+    (root / other.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / other.lstrip("/")).write_text(_article("Regatta postponed by storm", "day 6", "the regatta would wait"),
+                                          encoding="utf-8")
+    (root / "other" / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{{{{BASE}}}}{other}</loc><lastmod>2025-11-06</lastmod></url></urlset>",
+        encoding="utf-8",
+    )
+    (root / "robots.txt").write_text("User-agent: *\nDisallow:\nSitemap: {{BASE}}/other/sitemap.xml\n", encoding="utf-8")
+    outlets_toml = (root / "outlets.toml").read_text(encoding="utf-8") + (
+        '\n[[outlet]]\nid = "other"\nname = "Other Courier"\ndomains = ["127.0.0.1"]\nlanguages = ["en"]\n'
+        'start_urls = ["{{BASE}}/other/"]\nallow = ["/other/news/"]\ndownload_delay = 0\n'
+    )
+    (root / "outlets.toml").write_text(outlets_toml, encoding="utf-8")
+    (root / "other" / "index.html").write_text(f'<html><body><a href="{other}">Regatta</a></body></html>',
+                                               encoding="utf-8")
+    with FixtureSite(root) as site:
+        outlets = tmp_path / "outlets.toml"
+        outlets.write_text(site.render("outlets.toml"), encoding="utf-8")
+        # Only the outlet without sitemaps is crawled: the robots.txt sitemap is its only way to the other
+        # outlet's article, which it must not take.
+        proc = run_cli("crawl", "--outlets", outlets, "--db", tmp_path / "db.sqlite3", "--out", tmp_path / "out",
+                       "--allow-private", "--only", "wexmouth")
+        requested = list(site.requests)
+    assert proc.returncode == 0, proc.stderr
+    rows = query(tmp_path / "db.sqlite3", "SELECT canonical_url, outlet FROM articles")
+    owner = {r["canonical_url"].split("/", 3)[3]: r["outlet"] for r in rows}
+    assert "/other/sitemap.xml" in requested, "the robots.txt sitemap was not read at all"
+    assert other.lstrip("/") not in owner, owner
+    assert other not in requested
+    assert sorted(owner.values()) == ["wexmouth"] * 3

@@ -61,7 +61,8 @@ class OutletsSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.outlets: list[Outlet] = []
+        self.outlets: list[Outlet] = []  # the outlets crawled this run (--only applied)
+        self.all_outlets: list[Outlet] = []  # every valid outlet of the file (who owns which host)
         self.problems: list[str] = []
         subs = {"{{BASE}}": base_url} if base_url else None
         # With --urls the outlets file is optional (it only attributes URLs to outlets by domain).
@@ -70,6 +71,7 @@ class OutletsSpider(scrapy.Spider):
             self.problems = [str(p) for p in problems]
             for p in problems:
                 log.error("%s", p)
+            self.all_outlets = loaded
             wanted = {x.strip() for x in only.split(",")} if only else None
             self.outlets = [o for o in loaded if wanted is None or o.id in wanted]
             if wanted:
@@ -98,6 +100,15 @@ class OutletsSpider(scrapy.Spider):
     def count(self, outlet: Outlet | None, key: str, n: int = 1) -> None:
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"newsdedupe/outlet/{outlet.id if outlet else '-'}/{key}", n)
+
+    def claims(self, outlet: Outlet, url: str) -> bool:
+        """May `outlet` take a URL found in a site-wide (robots.txt) sitemap? Only a URL on its host that its
+        allow patterns match, or, without patterns, one on a host no other outlet shares."""
+        if not outlet.owns(url) or not outlet.accepts(url):
+            return False
+        if outlet.allow_patterns:
+            return True
+        return not any(o.id != outlet.id and o.owns(url) for o in self.all_outlets)
 
     def outlet_for(self, url: str) -> Outlet | None:
         for o in self.outlets:
@@ -266,7 +277,7 @@ class OutletsSpider(scrapy.Spider):
                 if req is not None:
                     yield req
         for d in entries:
-            if from_robots and outlet is not None and not (outlet.owns(d.url) and outlet.accepts(d.url)):
+            if from_robots and outlet is not None and not self.claims(outlet, d.url):
                 continue  # a site-wide sitemap lists other sections (or other outlets on a shared host)
             req = self.consider(d, outlet)
             if req is not None:
