@@ -125,13 +125,15 @@ def group(
     fingerprint = config.signature_fingerprint()
     sigs: list[MinHash | None] = [None] * n
     todo: list[int] = []
+    hashes = [text_hash(r) for r in records]
     for i, r in enumerate(records):
         stored = signatures.get(r.id)
-        if stored and stored.fingerprint == fingerprint and stored.text_hash == text_hash(r):
+        if stored and stored.fingerprint == fingerprint and stored.text_hash == hashes[i]:
             sigs[i] = minhash_from_bytes(stored.data, config) if stored.data else None
         else:
             todo.append(i)
     new_signatures: dict[str, StoredSignature] = {}
+
     def sequence_of(i: int) -> np.ndarray:
         r = records[i]
         return shingle_sequence(r.text or r.title or "", languages[r.id][0], config)
@@ -142,14 +144,12 @@ def group(
         ok = len(sh) >= config.min_shingles
         sigs[i] = m if ok else None
         new_signatures[records[i].id] = StoredSignature(
-            fingerprint, text_hash(records[i]), len(sh), signature_bytes(m) if ok else None
+            fingerprint, hashes[i], len(sh), signature_bytes(m) if ok else None
         )
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
-    def chars(i: int) -> bool:
-        r = records[i]
-        return uses_char_shingles(languages[r.id][0], r.text or r.title or "")
-
-    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars)
+    # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
+    chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
+    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars.__getitem__)
     stories = [sorted(s) for s in story_clusters(n, pairs)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])
 

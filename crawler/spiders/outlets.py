@@ -203,9 +203,10 @@ class OutletsSpider(scrapy.Spider):
         outlet: Outlet | None = response.meta.get("outlet")
         if response.status != 200:
             return
+        # A sitemap some outlet of the file lists itself is read for that outlet, not through robots.txt.
+        configured = {sm for o in self.all_outlets for sm in o.sitemaps}
         for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
             key, _, value = line.partition(":")
-            configured = {sm for o in self.outlets for sm in o.sitemaps}
             if key.strip().lower() == "sitemap" and value.strip() and value.strip() not in configured:
                 req = self._request(value.strip(), self.parse_sitemap, outlet, depth=0, from_robots=True)
                 if req is not None:
