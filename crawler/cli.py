@@ -112,34 +112,53 @@ def _since_date(value: str | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from crawler.jobs import export_articles, export_events
+EXPORT_WHAT = {"jsonl": "events", "articles": "articles", "label-studio": "tasks", "html": "events"}
 
-    if args.format == "jsonl":
-        if args.only_new:
-            print("error: --only-new is not implemented yet (issue 7)", file=sys.stderr)
-            return 1
-        path, n = export_events(args.db, args.out)
-        _say(f"export: {n} events written to {path}")
-        return 0
-    if args.format == "articles":
-        path, n = export_articles(args.db, args.out)
-        _say(f"export: {n} articles written to {path}")
-        return 0
-    print(f"error: --format {args.format} is not implemented yet (issue 7: label-studio and html exports)",
-          file=sys.stderr)
-    return 1
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crawler.jobs import export
+
+    ex = export(args.db, args.out, args.format, only_new=args.only_new, topic=args.topic, limit=args.limit)
+    what = EXPORT_WHAT[args.format]
+    extra = f" ({ex.skipped} exported before, left out)" if args.only_new else ""
+    _say(f"export: {ex.count} {'new or updated ' if args.only_new else ''}{what}{extra} written to "
+         f"{', '.join(str(p) for p in ex.paths)}")
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from crawler.jobs import import_labels
+    from dedupe.labelstudio import LabelsFileError
+
+    try:
+        summary = import_labels(args.db, args.file)
+    except LabelsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for p in summary["problems"]:
+        print(f"warning: {p}", file=sys.stderr)
+    labels = ", ".join(f"{v} {k}" for k, v in sorted(summary["labels"].items())) or "no event labels"
+    _say(f"labels: {summary['labelled_tasks']} labelled tasks ({labels}), {summary['unlabelled_tasks']} "
+         f"without a submitted annotation; {summary['articles_split_off']} articles marked as not belonging, "
+         f"{summary['events_broken_up']} events broken up, {summary['events_confirmed']} confirmed; "
+         f"{summary['must_links']} must-links and {summary['cannot_links']} cannot-links "
+         f"({summary['pairs_changed']} new or changed) recorded in {args.db}. The next `newsdedupe group` "
+         "(or `run`) applies them.")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from crawler.jobs import export
+
     report = cmd_crawl(args)
     if report is None:
         return 1
     cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None))
-    from crawler.jobs import export_articles
-
-    path, n = export_articles(args.db, args.out)
-    _say(f"export: {n} articles written to {path}")
+    for fmt in [f.strip() for f in args.export.split(",") if f.strip()]:
+        if fmt == "jsonl" and not args.only_new:
+            continue  # `group` has just written events.jsonl
+        ex = export(args.db, args.out, fmt, only_new=args.only_new)
+        _say(f"export: {ex.count} {EXPORT_WHAT[fmt]} written to {', '.join(str(p) for p in ex.paths)}")
     n_outlets = max(1, len([o for o in report["outlets"] if o != "-"]))
     share = len(report["failed_outlets"]) / n_outlets
     if report["failed_outlets"] and share > args.fail_threshold:
@@ -266,6 +285,13 @@ def _crawl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
 
 
+def _export_formats(value: str) -> str:
+    bad = [f for f in value.split(",") if f.strip() and f.strip() not in EXPORT_WHAT]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(bad)}: use {', '.join(EXPORT_WHAT)}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdedupe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"newsdedupe {__version__}")
@@ -290,13 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--format", required=True, choices=["jsonl", "articles", "label-studio", "html"])
     p.add_argument("--out", default=DEFAULT_OUT)
-    p.add_argument("--only-new", action="store_true")
-    p.add_argument("--topic", help="topic id (issue 6)")
+    p.add_argument("--only-new", action="store_true",
+                   help="only events new or changed since the last export in this format (written as *-new.*)")
+    p.add_argument("--topic", help="only events whose articles matched this topic")
+    p.add_argument("--limit", type=int, help="at most N events (newest first)")
 
     p = sub.add_parser("run", help="the nightly job: crawl, group, export")
     _crawl_options(p)
     p.add_argument("--fail-threshold", type=float, default=0.5,
                    help="exit 2 when more than this share of outlets failed (default 0.5)")
+    p.add_argument("--export", default="articles,html", type=_export_formats,
+                   help="formats to export after grouping, comma-separated (default articles,html; "
+                        "events.jsonl is always written)")
+    p.add_argument("--only-new", action="store_true",
+                   help="export only events new or changed since the last export (for labellers' queues)")
 
     p = sub.add_parser("extract", help="print the article record extracted from a saved page")
     p.add_argument("file")
@@ -316,9 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
     p.add_argument("--report", help="extraction: also write a Markdown report to this file")
 
-    p = sub.add_parser("labels", help="import labelling decisions (issue 7)")
+    p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")
     p.add_argument("action", choices=["import"])
     p.add_argument("file")
+    p.add_argument("--db", default=DEFAULT_DB)
     return parser
 
 
@@ -359,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "topics":
             return cmd_not_yet("topics validate", 6)
         if args.command == "labels":
-            return cmd_not_yet("labels import", 7)
+            return cmd_labels(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

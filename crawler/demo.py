@@ -15,7 +15,7 @@ SAMPLE_SITE = Path(__file__).parent / "sample_site"
 
 def run_demo(out: str, verbose: bool = False) -> int:
     from crawler.cli import cmd_crawl, cmd_group
-    from crawler.jobs import event_summary_rows, export_articles
+    from crawler.jobs import event_summary_rows, export
 
     t0 = time.monotonic()
     out_dir = Path(out)
@@ -38,8 +38,10 @@ def run_demo(out: str, verbose: bool = False) -> int:
     if report is None:
         return 1
     cmd_group(argparse.Namespace(input=None, db=str(db), out=str(out_dir), since=None))
-    path, n = export_articles(str(db), out_dir)
-    print(f"export: {n} articles written to {path}")
+    for fmt in ("articles", "label-studio", "html"):
+        ex = export(str(db), out_dir, fmt)
+        print(f"export: {ex.count} {'articles' if fmt == 'articles' else 'events'} written to "
+              f"{', '.join(str(p) for p in ex.paths)}")
 
     events = [json.loads(line) for line in (out_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     print()

@@ -1,13 +1,17 @@
 """The steps of the nightly job outside the crawl itself: group the store, export what labellers need."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crawler.storage import Store
 from dedupe.config import GroupingConfig
+from dedupe.constraints import Constraints
 from dedupe.grouping import GroupingResult, StoredSignature, group
 from dedupe.records import ArticleRecord, InputProblem, read_articles_jsonl
 from dedupe.writers import event_to_dict, newest_first, write_jsonl
@@ -36,7 +40,9 @@ def group_store(
         stored = {
             aid: StoredSignature(fp, th, size, data) for aid, (fp, th, size, data) in store.signatures().items()
         }
-        result = group(records, config, previous=store.assignments(), signatures=stored, progress=progress)
+        must, cannot = store.label_pairs()
+        result = group(records, config, previous=store.assignments(), signatures=stored, progress=progress,
+                       constraints=Constraints.of(must, cannot))
         store.save_signatures(
             (aid, s.fingerprint, s.text_hash, s.size, s.data) for aid, s in result.new_signatures.items()
         )
@@ -65,18 +71,151 @@ def group_input(
     return result, path, problems, records
 
 
-def export_events(db: str, out_dir: str | Path) -> tuple[Path, int]:
-    with Store(db) as store:
-        events = list(store.events())
-    path = Path(out_dir) / "events.jsonl"
-    return path, write_jsonl(events, path)
+@dataclass
+class Export:
+    """What one export wrote."""
+
+    paths: list[Path]
+    count: int
+    skipped: int = 0  # events (or articles) left out by --only-new because they were exported before
 
 
-def export_articles(db: str, out_dir: str | Path) -> tuple[Path, int]:
-    path = Path(out_dir) / "articles.jsonl"
+def event_digest(event: dict[str, Any]) -> str:
+    """An event's membership (its stories and their articles): what a labeller would see change."""
+    body = sorted((s["story_id"], sorted(s["article_ids"])) for s in event.get("stories") or [])
+    return hashlib.sha1(json.dumps(body).encode("utf-8")).hexdigest()
+
+
+def _channel(fmt: str, topic: str | None) -> str:
+    return fmt + (f":{topic}" if topic else "")
+
+
+def _select_events(
+    store: Store, fmt: str, only_new: bool, topic: str | None, limit: int | None
+) -> tuple[list[dict[str, Any]], int, list[tuple[str, str]]]:
+    """The stored events to export (newest first), how many --only-new left out, and their digests to record.
+
+    With --only-new an event is written when this channel never had it (status `new`) or its membership
+    changed since (status `updated`); the status then says what changed since the last export, not since
+    the last grouping.
+    """
+    labels = store.event_labels()
+    seen = store.exported_digests(_channel(fmt, topic)) if only_new else {}
+    out: list[dict[str, Any]] = []
+    skipped = 0
+    for e in store.events():
+        if topic and topic not in (e.get("topics") or []):
+            continue
+        if e["event_id"] in labels:
+            e["label"] = labels[e["event_id"]]
+        if only_new:
+            before = seen.get(e["event_id"])
+            if before == event_digest(e):
+                skipped += 1
+                continue
+            e["status"] = "new" if before is None else "updated"
+        out.append(e)
+        if limit is not None and len(out) >= limit:
+            break
+    return out, skipped, [(e["event_id"], event_digest(e)) for e in out]
+
+
+def export(
+    db: str, out_dir: str | Path, fmt: str, only_new: bool = False, topic: str | None = None,
+    limit: int | None = None,
+) -> Export:
+    """Write candidate events (or articles) in one format; remember what was written for --only-new.
+
+    The export is recorded only after its files are in place, so a crash in between sends the same events
+    again next time rather than never.
+    """
+    out = Path(out_dir)
+    suffix = "-new" if only_new else ""
     with Store(db) as store:
-        n = write_jsonl((a.to_dict() for a in store.articles()), path)
-    return path, n
+        if fmt == "articles":
+            return _export_articles(store, out, only_new, topic)
+        events, skipped, digests = _select_events(store, fmt, only_new, topic, limit)
+        if fmt == "jsonl":
+            path = out / f"events{suffix}.jsonl"
+            write_jsonl(events, path)
+            paths = [path]
+        else:
+            texts = store.texts(a["id"] for e in events for a in e.get("articles") or [])
+            if fmt == "label-studio":
+                from crawler import __version__
+                from dedupe.labelstudio import write_label_studio
+
+                tasks, config, _n = write_label_studio(events, texts, out, f"newsdedupe-{__version__}", suffix)
+                paths = [tasks, config]
+            elif fmt == "html":
+                from dedupe.htmlreport import render_report
+                from dedupe.writers import atomic_writer
+
+                path = out / f"report{suffix}.html"
+                title = "newsdedupe: candidate events" + (f" on {topic}" if topic else "") + \
+                    (" (new or updated since the last export)" if only_new else "")
+                with atomic_writer(path) as fh:
+                    fh.write(render_report(events, texts, title=title))
+                paths = [path]
+            else:
+                raise ValueError(f"unknown export format {fmt!r}: use jsonl, articles, label-studio or html")
+        store.save_exported(_channel(fmt, topic), digests)
+    return Export(paths, len(events), skipped)
+
+
+def _export_articles(store: Store, out: Path, only_new: bool, topic: str | None) -> Export:
+    """All stored articles, or with --only-new those stored since the last articles export (by row order)."""
+    key = "exported:" + _channel("articles", topic)
+    after = int(store.get_meta(key) or 0) if only_new else 0
+    last = after
+    path = out / ("articles-new.jsonl" if only_new else "articles.jsonl")
+
+    def rows() -> Any:
+        nonlocal last
+        for rowid, a in store.articles_after(after):
+            last = max(last, rowid)
+            if topic and topic not in a.topics:
+                continue
+            yield a.to_dict()
+
+    n = write_jsonl(rows(), path)
+    if last != after or not only_new:
+        store.set_meta(key, str(last))
+    return Export([path], n, store.count_articles() - n if only_new else 0)
+
+
+def import_labels(db: str, path: str | Path) -> dict[str, Any]:
+    """Record the decisions of a Label Studio export; later groupings of the store respect them."""
+    from crawler.storage import now_iso
+    from dedupe.labelstudio import NOT_ONE_EVENT, decisions_pairs, read_label_studio_export
+
+    decisions, problems, unlabelled = read_label_studio_export(path)
+    rows = decisions_pairs(decisions)
+    imported = now_iso()
+    with Store(db) as store:
+        changed = store.save_label_pairs(
+            (kind, a, b, d.event_id, d.annotator, d.decided or imported, str(path)) for kind, a, b, d in rows
+        )
+        for d in decisions:
+            if d.label:
+                kept = [a for a in d.article_ids if a not in d.not_belonging]
+                store.save_event_label(d.event_id, d.label, kept, d.annotator, d.decided or imported, str(path))
+    labels: dict[str, int] = {}
+    for d in decisions:
+        if d.label:
+            labels[d.label] = labels.get(d.label, 0) + 1
+    return {
+        "labelled_tasks": len(decisions),
+        "unlabelled_tasks": unlabelled,
+        "labels": labels,
+        "articles_split_off": sum(len(d.not_belonging) for d in decisions),
+        "events_broken_up": sum(1 for d in decisions if d.label == NOT_ONE_EVENT),
+        "events_confirmed": sum(1 for d in decisions if d.label and d.label != NOT_ONE_EVENT),
+        "must_links": sum(1 for kind, *_ in rows if kind == "must"),
+        "cannot_links": sum(1 for kind, *_ in rows if kind == "cannot"),
+        "pairs_changed": changed,
+        "problems": problems,
+    }
 
 
 def event_summary_rows(events: list[dict[str, Any]], limit: int = 20) -> list[list[Any]]:

@@ -75,6 +75,33 @@ CREATE TABLE IF NOT EXISTS sources (
     last_fetched TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS label_pairs (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event_id TEXT,
+    annotator TEXT,
+    decided TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported TEXT NOT NULL,
+    PRIMARY KEY (a, b)
+);
+CREATE TABLE IF NOT EXISTS event_labels (
+    event_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    article_ids TEXT NOT NULL,
+    annotator TEXT,
+    decided TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exported (
+    channel TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    exported TEXT NOT NULL,
+    PRIMARY KEY (channel, event_id)
+);
 """
 
 # URL states after which a URL is never fetched again; anything else (discovered, http 5xx, timeouts) is retried.
@@ -278,15 +305,19 @@ class Store:
             sql += " WHERE COALESCE(published, fetched) >= ?"
             args = (since,)
         for row in self.conn.execute(sql + " ORDER BY id", args):
-            yield StoredArticle(
-                id=row["id"], url=row["url"], canonical_url=row["canonical_url"], outlet=row["outlet"],
-                title=row["title"], text=row["text"], language=row["language"],
-                language_source=row["language_source"], published=row["published"],
-                published_source=row["published_source"], authors=json.loads(row["authors"]),
-                fetched=row["fetched"], discovered_via=row["discovered_via"],
-                extraction_status=row["extraction_status"], encoding=row["encoding"],
-                topics=json.loads(row["topics"]), meta=json.loads(row["meta"]),
-            )
+            yield self._article(row)
+
+    @staticmethod
+    def _article(row: sqlite3.Row) -> StoredArticle:
+        return StoredArticle(
+            id=row["id"], url=row["url"], canonical_url=row["canonical_url"], outlet=row["outlet"],
+            title=row["title"], text=row["text"], language=row["language"],
+            language_source=row["language_source"], published=row["published"],
+            published_source=row["published_source"], authors=json.loads(row["authors"]),
+            fetched=row["fetched"], discovered_via=row["discovered_via"],
+            extraction_status=row["extraction_status"], encoding=row["encoding"],
+            topics=json.loads(row["topics"]), meta=json.loads(row["meta"]),
+        )
 
     # --- grouping state --------------------------------------------------------------------------
     def signatures(self) -> dict[str, tuple[str, str, int, bytes | None]]:
@@ -326,6 +357,90 @@ class Store:
     def events(self) -> Iterator[dict[str, Any]]:
         for row in self.conn.execute("SELECT body FROM events ORDER BY position"):
             yield json.loads(row["body"])
+
+    # --- labellers' decisions -------------------------------------------------------------------
+    def save_label_pairs(self, rows: Iterable[tuple[str, str, str, str | None, str | None, str, str]]) -> int:
+        """Record (kind, a, b, event_id, annotator, decided, source) decisions; for a pair decided twice the later
+        decision wins (ties: the one imported last). Returns how many pairs changed."""
+        ts = now_iso()
+        changed = 0
+        with self.transaction():
+            for kind, a, b, event_id, annotator, decided, source in rows:
+                a, b = (a, b) if a <= b else (b, a)
+                cur = self.conn.execute(
+                    """INSERT INTO label_pairs(a, b, kind, event_id, annotator, decided, source, imported)
+                       VALUES (?,?,?,?,?,?,?,?)
+                       ON CONFLICT(a, b) DO UPDATE SET kind = excluded.kind, event_id = excluded.event_id,
+                           annotator = excluded.annotator, decided = excluded.decided, source = excluded.source,
+                           imported = excluded.imported
+                       WHERE excluded.decided >= label_pairs.decided AND excluded.kind != label_pairs.kind""",
+                    (a, b, kind, event_id, annotator, decided, source, ts),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def label_pairs(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(must, cannot) article pairs decided by labellers."""
+        must: list[tuple[str, str]] = []
+        cannot: list[tuple[str, str]] = []
+        for r in self.conn.execute("SELECT a, b, kind FROM label_pairs ORDER BY a, b"):
+            (must if r["kind"] == "must" else cannot).append((r["a"], r["b"]))
+        return must, cannot
+
+    def save_event_label(self, event_id: str, label: str, article_ids: list[str], annotator: str | None,
+                         decided: str, source: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                """INSERT INTO event_labels(event_id, label, article_ids, annotator, decided, source, imported)
+                   VALUES (?,?,?,?,?,?,?)
+                   ON CONFLICT(event_id) DO UPDATE SET label = excluded.label, article_ids = excluded.article_ids,
+                       annotator = excluded.annotator, decided = excluded.decided, source = excluded.source,
+                       imported = excluded.imported
+                   WHERE excluded.decided >= event_labels.decided""",
+                (event_id, label, json.dumps(article_ids), annotator, decided, source, now_iso()),
+            )
+
+    def event_labels(self) -> dict[str, dict[str, Any]]:
+        return {
+            r["event_id"]: {"label": r["label"], "annotator": r["annotator"], "decided": r["decided"]}
+            for r in self.conn.execute("SELECT * FROM event_labels")
+        }
+
+    # --- what was exported where (for --only-new) ------------------------------------------------------
+    def exported_digests(self, channel: str) -> dict[str, str]:
+        return {r["event_id"]: r["digest"]
+                for r in self.conn.execute("SELECT event_id, digest FROM exported WHERE channel = ?", (channel,))}
+
+    def save_exported(self, channel: str, digests: Iterable[tuple[str, str]]) -> None:
+        ts = now_iso()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO exported(channel, event_id, digest, exported) VALUES (?,?,?,?)",
+                ((channel, e, d, ts) for e, d in digests),
+            )
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def articles_after(self, rowid: int) -> Iterator[tuple[int, StoredArticle]]:
+        """Articles stored after the given rowid (rows are only ever inserted), with their rowids."""
+        for row in self.conn.execute("SELECT rowid AS rid, * FROM articles WHERE rowid > ? ORDER BY rowid", (rowid,)):
+            yield int(row["rid"]), self._article(row)
+
+    def texts(self, ids: Iterable[str]) -> dict[str, str]:
+        """Article id -> text, for the ids that are stored."""
+        ids = list(ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update((r["id"], r["text"]) for r in self.conn.execute(q, chunk))
+        return out
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)

@@ -323,6 +323,8 @@ def link_evidence(
     Chinese-English link, the English words both sides share through the dictionary)."""
     p, q = profiles[link.a], profiles[link.b]
     shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
+    if link.method == "labelled":
+        return ("confirmed by a labeller", *shared)
     if link.method != "same-language":
         if bridge and link.a in bridge and link.b in bridge:
             bi, bj = bridge[link.a], bridge[link.b]
@@ -335,14 +337,17 @@ def link_evidence(
 
 
 def event_clusters(
-    n: int, links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None
+    n: int, links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None,
+    must: set[tuple[int, int]] | None = None,
 ) -> tuple[list[list[int]], list[EventLink]]:
     """Average-link agglomerative clustering of stories over sparse pair scores.
 
     Two clusters merge while the mean score over all their story pairs (pairs without a link count 0) is at
     least `threshold` and no pair between them is a cannot-link. Unlike single-link, one strong pair cannot
-    chain two different happenings together. Returns the events and, per merge, the strongest link that
-    joined them (the evidence shown to a labeller).
+    chain two different happenings together. `must` pairs (labellers' decisions) are merged first, unless a
+    cannot-link stands between them. Returns the events and, per merge, the strongest link that joined them
+    (the evidence shown to a labeller; a `labelled` link of score 0 when a must-link joined stories that
+    share no scored link).
     """
     cannot = cannot or set()
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
@@ -358,32 +363,21 @@ def event_clusters(
     for a, b in cannot:
         blocked[a].add(b)
         blocked[b].add(a)
-    heap: list[tuple[float, int, int]] = []
-    for a, nbrs in sums.items():
-        for b, total in nbrs.items():
-            if a < b and total >= threshold and b not in blocked[a]:
-                heapq.heappush(heap, (-total, a, b))
     used: list[EventLink] = []
-    while heap:
-        neg, a, b = heapq.heappop(heap)
-        if a not in members or b not in members:
-            continue
-        current = sums[a].get(b, 0.0) / (len(members[a]) * len(members[b]))
-        if abs(current + neg) > 1e-12:  # stale entry: re-queue with the current mean
-            if current >= threshold and b not in blocked[a]:
-                heapq.heappush(heap, (-current, a, b))
-            continue
-        if b in blocked[a]:
-            continue
+    heap: list[tuple[float, int, int]] = []
+
+    def merge(a: int, b: int, fallback: EventLink | None = None) -> int:
         # Evidence: the strongest single link between the two clusters.
         link = max(
             (best[(min(x, y), max(x, y))] for x in members[a] for y in members[b] if (min(x, y), max(x, y)) in best),
             key=lambda lk: (lk.score, -lk.a, -lk.b),
+            default=fallback,
         )
+        assert link is not None
         used.append(link)
         keep, gone = (a, b) if a < b else (b, a)
         members[keep].extend(members.pop(gone))
-        for other, total in sums.pop(gone).items():
+        for other, total in sums.pop(gone, {}).items():
             if other == keep:
                 continue
             sums[other].pop(gone, None)
@@ -395,12 +389,45 @@ def event_clusters(
             if other != keep:
                 blocked[other].add(keep)
                 blocked[keep].add(other)
+        return keep
+
+    owner = list(range(n))  # story -> the cluster holding it, for the must-link merges
+    for a, b in sorted(must or ()):
+        ca, cb = _root(owner, a), _root(owner, b)
+        if ca == cb or cb in blocked[ca]:
+            continue
+        keep = merge(ca, cb, EventLink(min(a, b), max(a, b), "labelled", 0.0))
+        owner[ca] = owner[cb] = keep
+
+    for a, nbrs in sums.items():
+        for b, total in nbrs.items():
+            if a < b and b not in blocked[a] and total / (len(members[a]) * len(members[b])) >= threshold:
+                heapq.heappush(heap, (-total / (len(members[a]) * len(members[b])), a, b))
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if a not in members or b not in members:
+            continue
+        current = sums[a].get(b, 0.0) / (len(members[a]) * len(members[b]))
+        if abs(current + neg) > 1e-12:  # stale entry: re-queue with the current mean
+            if current >= threshold and b not in blocked[a]:
+                heapq.heappush(heap, (-current, a, b))
+            continue
+        if b in blocked[a]:
+            continue
+        keep = merge(a, b)
         size = len(members[keep])
         for other, total in sums[keep].items():
             mean = total / (size * len(members[other]))
             if mean >= threshold and other not in blocked[keep]:
                 heapq.heappush(heap, (-mean, min(keep, other), max(keep, other)))
     return [sorted(m) for m in members.values()], used
+
+
+def _root(owner: list[int], i: int) -> int:
+    while owner[i] != i:
+        owner[i] = owner[owner[i]]
+        i = owner[i]
+    return i
 
 
 def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None) -> StoryProfile:

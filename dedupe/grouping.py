@@ -10,6 +10,7 @@ import numpy as np
 from datasketch import MinHash
 
 from dedupe.config import GroupingConfig
+from dedupe.constraints import Constraints, lift
 from dedupe.events import event_clusters, link_evidence, score_story_pairs, story_profile
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
@@ -35,7 +36,7 @@ class StoredSignature:
 class Link:
     """How an article joined its event: the contract's `link` object."""
 
-    method: str  # near-duplicate | same-language | cross-lingual | seed
+    method: str  # near-duplicate | same-language | cross-lingual | labelled | seed
     score: float
     evidence: tuple[str, ...] = ()
     linked_to: str | None = None
@@ -94,6 +95,7 @@ def group(
     previous: Mapping[str, tuple[str, str]] | None = None,
     signatures: Mapping[str, StoredSignature] | None = None,
     progress: Callable[[str], None] | None = None,
+    constraints: Constraints | None = None,
 ) -> GroupingResult:
     """Group articles into stories and candidate events.
 
@@ -103,6 +105,7 @@ def group(
         previous: article id -> (story_id, event_id) from an earlier run, so ids stay stable.
         signatures: stored signatures by article id; reused when still valid.
         progress: called with a short message at each stage.
+        constraints: labellers' must-link and cannot-link decisions (article id pairs) to respect.
     Returns:
         Events (every record in exactly one), the language of each article, and new signatures to store.
     """
@@ -150,8 +153,15 @@ def group(
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
     pairs = near_duplicate_pairs(sigs, sequence_of, config, chars.__getitem__)
-    stories = [sorted(s) for s in story_clusters(n, pairs)]  # indices sorted = seed (earliest) first
+    must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
+    stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])
+    story_of = [0] * n
+    for si, s in enumerate(stories):
+        for i in s:
+            story_of[i] = si
+    if cannot_idx:  # a pair a labeller split is no longer evidence for either article
+        pairs = [p for p in pairs if story_of[p.a] == story_of[p.b]]
 
     # An article's near-duplicate evidence: its strongest pair, preferring a partner published earlier.
     best_pair: dict[int, tuple[tuple[bool, float], int, PairLink]] = {}
@@ -169,7 +179,11 @@ def group(
             story_profile(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
         )
     scores = score_story_pairs(profiles, config)
-    events_idx, used_links = event_clusters(len(stories), scores.links, config.event_cosine, scores.cannot)
+    story_cannot = scores.cannot | lift(cannot_idx, story_of)
+    story_must = lift(must_idx, story_of) - story_cannot
+    events_idx, used_links = event_clusters(
+        len(stories), scores.links, config.event_cosine, story_cannot, story_must
+    )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
 

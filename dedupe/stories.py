@@ -96,9 +96,33 @@ def near_duplicate_pairs(
     return links
 
 
-def story_clusters(n: int, links: Sequence[PairLink]) -> list[list[int]]:
-    """Connected components of the confirmed pairs; every document is in exactly one story."""
+def story_clusters(
+    n: int, links: Sequence[PairLink], cannot: set[tuple[int, int]] | None = None
+) -> list[list[int]]:
+    """Connected components of the confirmed pairs; every document is in exactly one story.
+
+    With cannot-links (labellers' decisions), pairs join strongest first and a join that would put a
+    cannot-linked pair into one story is skipped, so a split article stays out however it is chained.
+    """
     uf = UnionFind(n)
-    for p in links:
-        uf.union(p.a, p.b)
+    if not cannot:
+        for p in links:
+            uf.union(p.a, p.b)
+        return uf.groups()
+    blocked: dict[int, set[int]] = {}
+    for a, b in cannot:
+        blocked.setdefault(a, set()).add(b)
+        blocked.setdefault(b, set()).add(a)
+    for p in sorted(links, key=lambda p: (-p.jaccard, p.a, p.b)):
+        ra, rb = uf.find(p.a), uf.find(p.b)
+        if ra == rb or rb in blocked.get(ra, ()):
+            continue
+        uf.union(ra, rb)
+        keep, gone = (ra, rb) if uf.find(ra) == ra else (rb, ra)
+        moved = blocked.pop(gone, set())
+        for other in moved:
+            blocked[other].discard(gone)
+            blocked[other].add(keep)
+        if moved:
+            blocked.setdefault(keep, set()).update(moved)
     return uf.groups()

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from dedupe.grouping import Event
+from dedupe.grouping import Event, Member
+from dedupe.records import parse_timestamp
 
 
 @contextmanager
@@ -60,6 +61,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "article_count": len(members),
         "story_count": len(event.stories),
         "topics": sorted({t for m in members for t in m.article.topics}),
+        **syndication(event),
         "stories": [{"story_id": s.story_id, "article_ids": list(s.article_ids)} for s in event.stories],
         "articles": [
             {
@@ -80,6 +82,28 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             for m in members
         ],
     }
+
+
+def _source_key(m: Member) -> str:
+    """Who published an article: its outlet, else its host, else the article itself."""
+    if m.article.outlet:
+        return m.article.outlet
+    url = m.article.url or ""
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower().removeprefix("www.")
+    return host or m.article.id
+
+
+def syndication(event: Event) -> dict[str, Any]:
+    """Independent sources (copies of one text count once, for the outlet that published it first) and
+    the outlet(s) that published first (several when their timestamps tie)."""
+    by_id = {m.article.id: m for m in event.members}
+    origins = {_source_key(by_id[s.article_ids[0]]) for s in event.stories}  # a story's first article: its origin
+    stamped = [(ts, m) for m in event.members if (ts := parse_timestamp(m.article.published)) is not None]
+    first: list[str] = []
+    if stamped:
+        earliest = min(ts for ts, _m in stamped)
+        first = sorted({_source_key(m) for ts, m in stamped if ts == earliest})
+    return {"independent_sources": len(origins), "first_published_by": first}
 
 
 def newest_first(events: Iterable[Event]) -> list[Event]:
