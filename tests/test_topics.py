@@ -319,3 +319,28 @@ def test_cli_group_input_limited_to_a_topic(tmp_path: Path) -> None:
     events = read_jsonl(tmp_path / "out" / "events.jsonl")
     assert {x["id"] for e in events for x in e["articles"]} == {"a", "c"}
     assert all("hk" in e["topics"] for e in events)
+
+
+def test_spider_orders_a_feeds_entries_by_prefetch_evidence() -> None:
+    from crawler.discovery import Discovered
+    from crawler.spiders.outlets import OutletsSpider
+
+    spider = OutletsSpider(outlets="", topic="hk-surveillance", topics=str(REPO / "topics.toml"))
+    entries = [
+        Discovered(url="https://x.example/news/ferry-fares", via="feed", title="Ferry fares rise"),
+        Discovered(url="https://x.example/news/gala", via="feed", title="China Central Television gala"),
+        Discovered(url="https://x.example/news/a", via="feed", title="Hong Kong adds CCTV"),
+        Discovered(url="https://x.example/news/hong-kong-budget", via="feed", title="Budget day"),
+        Discovered(url="https://x.example/news/b", via="news-sitemap", title="New rules", keywords=("香港", "監控")),
+    ]
+    order = [d.url.rsplit("/", 1)[1] for d in spider.best_first(entries)]
+    assert order == ["a", "b", "hong-kong-budget", "ferry-fares", "gala"]
+    # Without a topic the feed's own order is kept.
+    assert OutletsSpider(outlets="").best_first(entries) == entries
+
+
+def test_spider_with_unknown_topic_fails_at_start() -> None:
+    from crawler.spiders.outlets import OutletsSpider
+
+    with pytest.raises(UnknownTopic, match="known topics: hk-surveillance"):
+        OutletsSpider(outlets="", topic="nope", topics=str(REPO / "topics.toml"))

@@ -358,7 +358,8 @@ class OutletsSpider(scrapy.Spider):
             return
         html = response.text
         results = [(link, text) for link, text in link_texts(html, response.url) if self.article_link(outlet, link)]
-        for link, text in results:
+        topic = self.topic
+        for link, text in sorted(results, key=lambda r: -_score(topic.prefetch_score(r[1], (), r[0]))):
             req = self.consider(Discovered(url=link, via="search", source=response.url), outlet, evidence=text)
             if req is not None:
                 yield req
@@ -396,12 +397,7 @@ class OutletsSpider(scrapy.Spider):
         if self.topic is None:
             return entries
         topic = self.topic
-
-        def key(d: Discovered) -> int:
-            score = topic.prefetch_score(d.title, d.keywords, d.url)
-            return -(score if score is not None else -1)
-
-        return sorted(entries, key=key)
+        return sorted(entries, key=lambda d: -_score(topic.prefetch_score(d.title, d.keywords, d.url)))
 
     def consider(self, d: Discovered, outlet: Outlet | None, evidence: str | None = None) -> scrapy.Request | None:
         """Decide, before downloading, whether a discovered URL is worth fetching (and how urgently).
@@ -576,6 +572,11 @@ class OutletsSpider(scrapy.Spider):
         else:
             self.count(outlet, "errors")
             self.count(outlet, "discovery_failures")
+
+
+def _score(prefetch: int | None) -> int:
+    """A pre-fetch score for sorting: a contradicted candidate (None) last."""
+    return -1 if prefetch is None else prefetch
 
 
 def search_page_url(template: str, query: str, page: int) -> str:
