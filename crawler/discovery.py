@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -253,9 +253,10 @@ _NEXT_TEXT_RE = re.compile(
 )
 
 
-def next_page_link(html: str, page_url: str) -> str | None:
+def next_page_link(html: str, page_url: str, page: int | None = None) -> str | None:
     """The "next page" link of a paged listing (search results): rel="next" first, then a link whose text
-    says next (English, Chinese, Japanese) or is a lone arrow."""
+    says next (English, Chinese, Japanese) or is a lone arrow, then (knowing this is page `page`) a link
+    reading `page + 1` on the same path."""
     parsed = _parse_page(html, page_url)
     if parsed is None:
         return None
@@ -267,4 +268,10 @@ def next_page_link(html: str, page_url: str) -> str | None:
         text = " ".join(a.text_content().split()) or (a.get("aria-label") or "").strip()
         if text and _NEXT_TEXT_RE.match(text):
             return urljoin(base_url, a.get("href").strip())
+    if page is not None:
+        path = urlsplit(page_url).path
+        for a in tree.xpath("//a[@href]"):
+            href = urljoin(base_url, a.get("href").strip())
+            if " ".join(a.text_content().split()) == str(page + 1) and urlsplit(href).path == path:
+                return href
     return None

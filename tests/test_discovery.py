@@ -326,6 +326,10 @@ def test_next_page_link_rel_next_then_text() -> None:
     assert next_page_link('<a href="/s/3">下一页 ›</a>', base) == "https://x.example/s/3"
     assert next_page_link('<a href="/news/next-steps-for-harbour">Next steps for the harbour plan</a>', base) is None
     assert next_page_link("<p>No results</p>", base) is None
+    # Numbered pages only: the link reading the next number on the same path, when the page number is known.
+    numbered = '<a href="/news/2">2</a> <a href="/search?q=a&amp;page=3">3</a> <a href="/search?q=a&amp;page=2">2</a>'
+    assert next_page_link(numbered, base, page=1) == "https://x.example/search?q=a&page=2"
+    assert next_page_link(numbered, base) is None
 
 
 def test_link_texts() -> None:

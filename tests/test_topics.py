@@ -344,3 +344,21 @@ def test_spider_with_unknown_topic_fails_at_start() -> None:
 
     with pytest.raises(UnknownTopic, match="known topics: hk-surveillance"):
         OutletsSpider(outlets="", topic="nope", topics=str(REPO / "topics.toml"))
+
+
+def test_default_topic_on_the_sample_site_finds_exactly_the_camera_events() -> None:
+    """The bundled sample outlets (our own writing): events A and B are about Hong Kong CCTV, the rest
+    (ferry fares, a library, trams, a robotics prize, ...) are not. One of B's pages names only districts."""
+    import json
+
+    from conftest import SAMPLE_SITE
+    from crawler.extraction import extract_article
+
+    (topic,), _ = load_topics(REPO / "topics.toml")
+    expected = json.loads((SAMPLE_SITE / "expected.json").read_text(encoding="utf-8"))["articles"]
+    matched = set()
+    for article in expected:
+        record = extract_article((SAMPLE_SITE / article["path"]).read_bytes(), f"http://127.0.0.1/{article['path']}")
+        if topic.match_article(record.title, record.text).matched:
+            matched.add(article["path"])
+    assert matched == {a["path"] for a in expected if a["event"] in ("A", "B")}

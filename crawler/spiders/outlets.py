@@ -369,7 +369,7 @@ class OutletsSpider(scrapy.Spider):
         if "{page}" in outlet.search_url:
             next_url: str | None = search_page_url(outlet.search_url, response.meta["search_query"], page + 1)
         else:
-            next_url = next_page_link(html, response.url)
+            next_url = next_page_link(html, response.url, page)
         if next_url:
             req = self._request(next_url, self.parse_search, outlet, search_query=response.meta["search_query"],
                                 search_lang=response.meta.get("search_lang"), search_page=page + 1)
