@@ -352,6 +352,7 @@ def test_default_topic_on_the_sample_site_finds_exactly_the_camera_events() -> N
     import json
 
     from conftest import SAMPLE_SITE
+
     from crawler.extraction import extract_article
 
     (topic,), _ = load_topics(REPO / "topics.toml")
