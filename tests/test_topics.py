@@ -363,3 +363,16 @@ def test_default_topic_on_the_sample_site_finds_exactly_the_camera_events() -> N
         if topic.match_article(record.title, record.text).matched:
             matched.add(article["path"])
     assert matched == {a["path"] for a in expected if a["event"] in ("A", "B")}
+
+
+def test_cli_crawl_with_a_valid_topic_of_a_file_with_errors_goes_on(tmp_path: Path) -> None:
+    topics = write(tmp_path, BAD)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# nothing to fetch\n", encoding="utf-8")
+    proc = run_cli("crawl", "--urls", urls, "--topics", topics, "--topic", "good", "--db", tmp_path / "db.sqlite3",
+                   "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"error: {topics}: topic nogroups: all: must be a non-empty list" in proc.stderr
+    assert "topic good: 0 candidates" in proc.stdout
+    (report,) = (tmp_path / "out" / "runs").glob("*.json")
+    assert '"topic": "good"' in report.read_text(encoding="utf-8")
