@@ -7,9 +7,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
+
+if TYPE_CHECKING:
+    from crawler.topics import Topic
 
 DEFAULT_DB = "outputs/newsdedupe.sqlite3"
 DEFAULT_OUT = "outputs"
@@ -40,7 +43,7 @@ def _load_outlets_or_report(path: str, base_url: str | None = None) -> tuple[lis
     return outlets, len(problems)
 
 
-def _topic_or_error(topic_id: str, path: str) -> Any:
+def _topic_or_error(topic_id: str, path: str) -> Topic:
     """The topic a crawl asked for; the file's other problems are printed and the crawl goes on. An unknown
     (or invalid) id raises ValueError naming the known ids (exit code 1)."""
     from crawler.topics import find_topic
@@ -143,7 +146,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     for e in result.events:
         statuses[e.status] = statuses.get(e.status, 0) + 1
     n_stories = sum(len(e.stories) for e in result.events)
-    _say(f"group: {n_articles} articles{f' of topic {topic}' if topic else ''} -> {n_stories} stories -> {len(result.events)} events "
+    of_topic = f" of topic {topic}" if topic else ""
+    _say(f"group: {n_articles} articles{of_topic} -> {n_stories} stories -> {len(result.events)} events "
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
          f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
