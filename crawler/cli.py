@@ -7,9 +7,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
+
+if TYPE_CHECKING:
+    from crawler.topics import Topic
 
 DEFAULT_DB = "outputs/newsdedupe.sqlite3"
 DEFAULT_OUT = "outputs"
@@ -40,6 +43,36 @@ def _load_outlets_or_report(path: str, base_url: str | None = None) -> tuple[lis
     return outlets, len(problems)
 
 
+def _topic_or_error(topic_id: str, path: str) -> Topic:
+    """The topic a crawl asked for; the file's other problems are printed and the crawl goes on. An unknown
+    (or invalid) id raises ValueError naming the known ids (exit code 1)."""
+    from crawler.topics import find_topic
+
+    topic, problems = find_topic(path, topic_id)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    return topic
+
+
+def _check_topic_filter(topic_id: str | None, topics_file: str | None, present: set[str]) -> None:
+    """`group`/`export --topic`: the id must be defined in the topics file or carried by some article."""
+    if not topic_id or topic_id in present:
+        return
+    from crawler.topics import TopicsFileError, load_topics
+
+    defined: list[str] = []
+    path = topics_file or "topics.toml"
+    if Path(path).exists():
+        try:
+            defined = [t.id for t in load_topics(path)[0]]
+        except TopicsFileError:
+            defined = []
+    if topic_id not in defined:
+        known = ", ".join(sorted(set(defined) | present)) or "none"
+        raise ValueError(f"--topic {topic_id}: unknown topic (not in {path}, and no article carries it); "
+                         f"known topics: {known}")
+
+
 # --- crawl ---------------------------------------------------------------------------------------
 def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: bool = True) -> dict[str, Any] | None:
     from crawler.report import outlet_table, write_run_report
@@ -60,18 +93,27 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
         if n_problems:
             print(f"warning: {n_problems} problem(s) in {args.outlets}; crawling the {len(outlets)} valid outlets",
                   file=sys.stderr)
-    if args.topic:
-        print("warning: --topic is not implemented yet (issue 6); crawling without a topic filter", file=sys.stderr)
+    topics_file = getattr(args, "topics", None) or "topics.toml"
+    topic = _topic_or_error(args.topic, topics_file) if args.topic else None
     opts = CrawlOptions(
         outlets_file=args.outlets, db=args.db, only=args.only, since=args.since, until=args.until, urls=args.urls,
         max_per_outlet=args.max_per_outlet, allow_private=args.allow_private, base_url=base_url, polite=polite,
         log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
+        topic=topic.id if topic else None, topics_file=topics_file,
     )
     _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {args.db}")
     report = run_crawl(opts)
     path = write_run_report(report, Path(args.out) / "runs")
-    _say(outlet_table(report["outlets"]))
+    _say(outlet_table(report["outlets"], topic=opts.topic))
     stored = sum(c.get("stored", 0) for c in report["outlets"].values())
+    if topic is not None:
+        def total(key: str) -> int:
+            return sum(c.get(key, 0) for c in report["outlets"].values())
+
+        _say(f"topic {topic.id}: {total('candidates')} candidates, {total('topic_skipped')} skipped before "
+             f"fetching, {total('fetched')} fetched, {total('topic_matched')} matched, {total('topic_rejected')} "
+             f"rejected; {total('topic_tagged')} already stored articles tagged; "
+             f"{total('search_pages')} search pages read")
     _say(f"crawl: {stored} new articles stored in {args.db}; {report['requests']} requests; "
          f"{report['robots_forbidden']} forbidden by robots.txt; {report['refused_non_public']} refused "
          f"(non-public address); report {path}")
@@ -83,20 +125,29 @@ def cmd_group(args: argparse.Namespace) -> int:
     from crawler.jobs import group_input, group_store
 
     since = _since_date(args.since)
+    topic = getattr(args, "topic", None)
     t0 = time.monotonic()
     if args.input:
-        result, path, problems, records = group_input(args.input, args.out, since, progress=_progress)
+        if topic:
+            from dedupe.records import read_articles_jsonl
+
+            present = {t for r in read_articles_jsonl(args.input, []) for t in r.topics}
+            _check_topic_filter(topic, getattr(args, "topics", None), present)
+        result, path, problems, records = group_input(args.input, args.out, since, progress=_progress, topic=topic)
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
         n_articles = len(records)
     else:
-        result, path = group_store(args.db, args.out, since, progress=_progress)
+        if topic:
+            _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
+        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic)
         n_articles = sum(len(e.members) for e in result.events)
     statuses: dict[str, int] = {}
     for e in result.events:
         statuses[e.status] = statuses.get(e.status, 0) + 1
     n_stories = sum(len(e.stories) for e in result.events)
-    _say(f"group: {n_articles} articles -> {n_stories} stories -> {len(result.events)} events "
+    of_topic = f" of topic {topic}" if topic else ""
+    _say(f"group: {n_articles} articles{of_topic} -> {n_stories} stories -> {len(result.events)} events "
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
          f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
@@ -112,16 +163,29 @@ def _since_date(value: str | None) -> str | None:
     return d.isoformat() if d else None
 
 
+def _store_topics(db: str) -> set[str]:
+    from crawler.storage import Store
+
+    if not Path(db).exists():
+        return set()
+    with Store(db) as store:
+        return store.topic_ids()
+
+
 EXPORT_WHAT = {"jsonl": "events", "articles": "articles", "label-studio": "tasks", "html": "events"}
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from crawler.jobs import export
 
-    ex = export(args.db, args.out, args.format, only_new=args.only_new, topic=args.topic, limit=args.limit)
+    topic = getattr(args, "topic", None)
+    if topic:
+        _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
+    ex = export(args.db, args.out, args.format, only_new=args.only_new, topic=topic, limit=args.limit)
     what = EXPORT_WHAT[args.format]
     extra = f" ({ex.skipped} exported before, left out)" if args.only_new else ""
-    _say(f"export: {ex.count} {'new or updated ' if args.only_new else ''}{what}{extra} written to "
+    of_topic = f" of topic {topic}" if topic else ""
+    _say(f"export: {ex.count} {'new or updated ' if args.only_new else ''}{what}{of_topic}{extra} written to "
          f"{', '.join(str(p) for p in ex.paths)}")
     return 0
 
@@ -153,12 +217,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = cmd_crawl(args)
     if report is None:
         return 1
-    cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None))
+    # A topic run groups and exports only the topic's articles (events.jsonl then holds the topic's events).
+    cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None, topic=args.topic,
+                                 topics=args.topics))
     for fmt in [f.strip() for f in args.export.split(",") if f.strip()]:
         if fmt == "jsonl" and not args.only_new:
             continue  # `group` has just written events.jsonl
-        ex = export(args.db, args.out, fmt, only_new=args.only_new)
-        _say(f"export: {ex.count} {EXPORT_WHAT[fmt]} written to {', '.join(str(p) for p in ex.paths)}")
+        ex = export(args.db, args.out, fmt, only_new=args.only_new, topic=args.topic)
+        _say(f"export: {ex.count} {EXPORT_WHAT[fmt]}{f' of topic {args.topic}' if args.topic else ''} written to "
+             f"{', '.join(str(p) for p in ex.paths)}")
     n_outlets = max(1, len([o for o in report["outlets"] if o != "-"]))
     share = len(report["failed_outlets"]) / n_outlets
     if report["failed_outlets"] and share > args.fail_threshold:
@@ -204,6 +271,28 @@ def cmd_outlets(args: argparse.Namespace) -> int:
             for o in outlets]
     _say(format_table(["id", "name", "languages", "country", "feeds", "sitemaps", "start_urls"], rows))
     return 1 if n_problems else 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from crawler.topics import TopicsFileError, load_topics
+
+    try:
+        topics, problems = load_topics(args.file)
+    except TopicsFileError as exc:
+        for p in exc.problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 1
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if problems:
+        print(f"{args.file}: {len(problems)} problem(s); {len(topics)} valid topic(s)", file=sys.stderr)
+        return 1
+    for t in topics:
+        queries = ", ".join(f"{lang} {len(q)}" for lang, q in t.queries.items()) or "none"
+        _say(f"{t.id}: {len(t.all)} groups of {sum(len(g) for g in t.all)} terms, {len(t.none)} exclusions, "
+             f"queries: {queries}")
+    _say(f"{args.file}: OK, {len(topics)} topics")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -274,7 +363,7 @@ def _crawl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", help="comma-separated outlet ids")
     p.add_argument("--since", help="skip articles published before this date or duration (2025-01-31, 7d, 6m)")
     p.add_argument("--until", help="skip articles published after this date")
-    p.add_argument("--topic", help="topic id (issue 6)")
+    p.add_argument("--topic", help="a topic crawl: fetch and store only articles matching this topic id")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML)")
     p.add_argument("--urls", help="file of article URLs, one per line (no outlet discovery)")
     p.add_argument("--db", default=DEFAULT_DB, help="SQLite store path")
@@ -310,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--input", help="articles JSONL instead of the store")
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--since", help="only articles published since this date or duration")
-    p.add_argument("--topic", help="topic id (issue 6)")
+    p.add_argument("--topic", help="only articles a topic crawl tagged with this topic id")
+    p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
     p.add_argument("--db", default=DEFAULT_DB)
@@ -320,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only events new or changed since the last export in this format (written as *-new.*)")
     p.add_argument("--topic", help="only events whose articles matched this topic")
     p.add_argument("--limit", type=int, help="at most N events (newest first)")
+    p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
 
     p = sub.add_parser("run", help="the nightly job: crawl, group, export")
     _crawl_options(p)
@@ -339,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["validate", "list"])
     p.add_argument("file", nargs="?", default="outlets.toml")
 
-    p = sub.add_parser("topics", help="validate a topics file (issue 6)")
+    p = sub.add_parser("topics", help="validate a topics file")
     p.add_argument("action", choices=["validate"])
     p.add_argument("file", nargs="?", default="topics.toml")
 
@@ -391,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args)
         if args.command == "topics":
-            return cmd_not_yet("topics validate", 6)
+            return cmd_topics(args)
         if args.command == "labels":
             return cmd_labels(args)
     except KeyboardInterrupt:

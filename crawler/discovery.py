@@ -5,13 +5,16 @@ sitemap parser drops them, so sitemaps are parsed here and those fields travel w
 """
 from __future__ import annotations
 
+import calendar
 import gzip
 import io
+import re
 import zlib
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -101,6 +104,12 @@ _XML_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, huge
 
 def parse_sitemap(body: bytes, sitemap_url: str) -> tuple[list[str], list[Discovered]]:
     """Return (child sitemap URLs of an index, article URLs with lastmod / Google News metadata)."""
+    children, urls = parse_sitemap_dated(body, sitemap_url)
+    return [url for url, _ in children], urls
+
+
+def parse_sitemap_dated(body: bytes, sitemap_url: str) -> tuple[list[tuple[str, str | None]], list[Discovered]]:
+    """Like `parse_sitemap`, with each child sitemap's `<lastmod>` (or None) beside its URL."""
     data = maybe_gunzip(body)
     if not data.strip():
         raise DiscoveryError("empty sitemap")
@@ -111,12 +120,14 @@ def parse_sitemap(body: bytes, sitemap_url: str) -> tuple[list[str], list[Discov
     if root is None:
         raise DiscoveryError("not valid XML")
     tag = lxml.etree.QName(root).localname
-    children: list[str] = []
+    children: list[tuple[str, str | None]] = []
     urls: list[Discovered] = []
     if tag == "sitemapindex":
         for loc in root.iter("{*}loc"):
             if loc.text and loc.text.strip():
-                children.append(urljoin(sitemap_url, loc.text.strip()))
+                parent = loc.getparent()
+                lastmod = parent.findtext("{*}lastmod") if parent is not None else None
+                children.append((urljoin(sitemap_url, loc.text.strip()), (lastmod or "").strip() or None))
         return children, urls
     if tag != "urlset":
         raise DiscoveryError(f"root element <{tag}> is neither <urlset> nor <sitemapindex>")
@@ -182,3 +193,85 @@ def feed_links(html: str, page_url: str) -> list[str]:
         if (link.get("type") or "").lower() in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
             out.append(urljoin(base_url, link.get("href").strip()))
     return out
+
+
+# A date in a child sitemap's URL: sitemap-2024-03.xml, posts-2024-03-15.xml, /2024/03/sitemap.xml,
+# sitemap.xml?yyyy=2024&mm=03, sitemap-2024.xml. Years 1990-2099 only, so ids and page numbers are not dates.
+_URL_DATE_RE = re.compile(
+    r"(?<![0-9])((?:19|20)\d{2})(?:[-_/]?(0[1-9]|1[0-2])(?:[-_/]?(0[1-9]|[12]\d|3[01]))?)?(?![0-9])"
+)
+_QUERY_DATE_RE = re.compile(r"(?:^|&)(?:yyyy|year)=((?:19|20)\d{2})(?:&(?:mm|month)=(\d{1,2}))?(?:&(?:dd|day)=(\d{1,2}))?")
+
+
+def sitemap_period(url: str) -> tuple[date, date] | None:
+    """The first and last day a dated child sitemap covers, read from its URL (None when it has no date).
+
+    The last date-like part of the path wins (a host or folder may carry a year that is not the period).
+    """
+    parts = url.split("?", 1)
+    query = unquote(parts[1]) if len(parts) > 1 else ""
+    m = _QUERY_DATE_RE.search(query)
+    if m is None:
+        path = unquote(parts[0].split("://", 1)[-1].partition("/")[2])
+        found = list(_URL_DATE_RE.finditer(path))
+        m = found[-1] if found else None
+    if m is None:
+        return None
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else None
+    day = int(m.group(3)) if m.group(3) else None
+    try:
+        if month is None:
+            return date(year, 1, 1), date(year, 12, 31)
+        if day is None:
+            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+        return date(year, month, day), date(year, month, day)
+    except ValueError:
+        return None
+
+
+def link_texts(html: str, page_url: str) -> list[tuple[str, str]]:
+    """(absolute http(s) link, its anchor text) for each link of a page, in order, without duplicate links."""
+    parsed = _parse_page(html, page_url)
+    if parsed is None:
+        return []
+    tree, base_url = parsed
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for a in tree.xpath("//a[@href]"):
+        absolute = urljoin(base_url, a.get("href").strip())
+        if absolute.startswith(("http://", "https://")) and absolute not in seen:
+            seen.add(absolute)
+            out.append((absolute, " ".join(a.text_content().split())))
+    return out
+
+
+_NEXT_TEXT_RE = re.compile(
+    r"^(?:next(?:\s+page)?|older(?:\s+(?:posts|entries|results))?|more\s+results|下一?[頁页]|下页|次へ|次のページ)"
+    r"\s*[›»>→]*$|^[›»>→]$",
+    re.IGNORECASE,
+)
+
+
+def next_page_link(html: str, page_url: str, page: int | None = None) -> str | None:
+    """The "next page" link of a paged listing (search results): rel="next" first, then a link whose text
+    says next (English, Chinese, Japanese) or is a lone arrow, then (knowing this is page `page`) a link
+    reading `page + 1` on the same path."""
+    parsed = _parse_page(html, page_url)
+    if parsed is None:
+        return None
+    tree, base_url = parsed
+    for el in tree.xpath('//link[@href] | //a[@href]'):
+        if "next" in (el.get("rel") or "").lower().split():
+            return urljoin(base_url, el.get("href").strip())
+    for a in tree.xpath("//a[@href]"):
+        text = " ".join(a.text_content().split()) or (a.get("aria-label") or "").strip()
+        if text and _NEXT_TEXT_RE.match(text):
+            return urljoin(base_url, a.get("href").strip())
+    if page is not None:
+        path = urlsplit(page_url).path
+        for a in tree.xpath("//a[@href]"):
+            href = urljoin(base_url, a.get("href").strip())
+            if " ".join(a.text_content().split()) == str(page + 1) and urlsplit(href).path == path:
+                return href
+    return None

@@ -19,24 +19,25 @@ from dedupe.writers import event_to_dict, newest_first, write_jsonl
 log = logging.getLogger(__name__)
 
 
-def records_from_store(store: Store, since: str | None = None) -> list[ArticleRecord]:
+def records_from_store(store: Store, since: str | None = None, topic: str | None = None) -> list[ArticleRecord]:
     return [
         ArticleRecord(
             id=a.id, text=a.text, title=a.title, url=a.url, language=a.language, published=a.published,
             outlet=a.outlet, topics=tuple(a.topics),
         )
-        for a in store.articles(since=since)
+        for a in store.articles(since=since, topic=topic)
     ]
 
 
 def group_store(
     db: str, out_dir: str | Path, since: str | None = None, config: GroupingConfig | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, topic: str | None = None,
 ) -> tuple[GroupingResult, Path]:
-    """Group the stored articles, keeping ids stable and reusing stored signatures; write events.jsonl."""
+    """Group the stored articles (only a topic's with `topic`), keeping ids stable and reusing stored
+    signatures; write events.jsonl."""
     config = config or GroupingConfig()
     with Store(db) as store:
-        records = records_from_store(store, since)
+        records = records_from_store(store, since, topic)
         stored = {
             aid: StoredSignature(fp, th, size, data) for aid, (fp, th, size, data) in store.signatures().items()
         }
@@ -58,11 +59,14 @@ def group_store(
 
 def group_input(
     input_path: str, out_dir: str | Path, since: str | None = None, config: GroupingConfig | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, topic: str | None = None,
 ) -> tuple[GroupingResult, Path, list[InputProblem], list[ArticleRecord]]:
-    """Group an articles JSONL file (bad lines reported, the rest grouped); write events.jsonl."""
+    """Group an articles JSONL file (bad lines reported, the rest grouped; with `topic`, only the lines whose
+    `topics` name it); write events.jsonl."""
     problems: list[InputProblem] = []
     records = list(read_articles_jsonl(input_path, problems))
+    if topic:
+        records = [r for r in records if topic in r.topics]
     if since:
         records = [r for r in records if not r.published or r.published[:10] >= since]
     result = group(records, config or GroupingConfig(), progress=progress)

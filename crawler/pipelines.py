@@ -10,6 +10,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
 from crawler.storage import Store
+from crawler.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,61 @@ class DuplicateArticle(DropItem):
     """The canonical URL is already stored."""
 
 
+class OffTopic(DropItem):
+    """A topic crawl: the page's title and text do not match the topic."""
+
+
 _DROPS = {"not_article": NotAnArticle, "too_short": TooShort, "no_text": NoText, "not_html": NotHtml,
           "paywall": Paywalled, "duplicate": DuplicateArticle, "out_of_range": OutOfRange}
+
+
+class TopicPipeline:
+    """In a topic crawl, the full text decides: a matching article carries the topic and what matched where
+    (`meta.topic_matches`); a page that does not match is not stored, and its URLs are remembered as rejected
+    for this topic only (a crawl without a topic, or for another one, still fetches them)."""
+
+    def __init__(self, db_path: str, crawler: Crawler) -> None:
+        self.db_path = db_path
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TopicPipeline:
+        return cls(crawler.settings.get("NEWSDEDUPE_DB"), crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        if self._topic() is not None:
+            self.store = Store(self.db_path)
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        if self.store:
+            self.store.close()
+
+    def _topic(self) -> Topic | None:
+        return getattr(self.crawler.spider, "topic", None)
+
+    def _count(self, outlet: str | None, key: str) -> None:
+        if self.stats:
+            self.stats.inc_value(f"newsdedupe/outlet/{outlet or '-'}/{key}")
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        topic = self._topic()
+        if topic is None or not isinstance(item, ArticleItem) or item.extraction_status != "ok":
+            return item
+        match = topic.match_article(item.title, item.text)
+        if match.matched:
+            item.topics = [*item.topics, topic.id] if topic.id not in item.topics else item.topics
+            item.meta = {**item.meta, "topic_matches": {**item.meta.get("topic_matches", {}), topic.id: match.to_dict()}}
+            self._count(item.outlet, "topic_matched")
+            return item
+        assert self.store is not None
+        self.store.reject_for_topic({item.requested_url, item.url, item.canonical_url}, topic.id, item.outlet)
+        self._count(item.outlet, "topic_rejected")
+        why = f"excluded by {', '.join(match.excluded_by)}" if match.excluded_by else (
+            f"no term of group(s) {', '.join(str(i + 1) for i in match.missing_groups)}")
+        log.debug("off topic %s (%s): %s", topic.id, why, item.url)
+        raise OffTopic(f"off topic {topic.id} ({why}): {item.url}")
 
 
 class StorePipeline:

@@ -10,6 +10,10 @@ from typing import Any
 from dedupe.writers import atomic_writer
 
 COLUMNS = ["discovered", "skipped_already_seen", "skipped_out_of_range", "fetched", "stored", "dropped", "errors"]
+# A topic crawl: distinct candidates seen, those skipped before fetching on topic evidence, pages whose full
+# text matched (stored with the topic) or not (rejected), and already stored articles newly tagged.
+TOPIC_COLUMNS = ["candidates", "skipped_already_seen", "skipped_out_of_range", "topic_skipped", "fetched",
+                 "topic_matched", "topic_rejected", "topic_tagged", "stored", "dropped", "errors"]
 
 
 def outlet_counts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -52,12 +56,15 @@ def _pad(s: str, width: int, right: bool) -> str:
     return gap + s if right else s + gap
 
 
-def outlet_table(counts: dict[str, dict[str, int]]) -> str:
+def outlet_table(counts: dict[str, dict[str, int]], topic: str | None = None) -> str:
+    """The per-outlet table printed after a crawl (with the topic's columns in a topic crawl)."""
+    columns = TOPIC_COLUMNS if topic else COLUMNS
     rows = []
     for outlet, c in counts.items():
         reasons = ", ".join(f"{k[8:]} {v}" for k, v in sorted(c.items()) if k.startswith("dropped_"))
-        rows.append([outlet] + [c.get(col, 0) for col in COLUMNS] + [reasons])
-    return format_table(["outlet"] + COLUMNS + ["drop reasons"], rows)
+        rows.append([outlet] + [c.get(col, 0) for col in columns] + [reasons])
+    headers = [col.replace("topic_", "") if col != "topic_skipped" else "skipped_by_topic" for col in columns]
+    return format_table(["outlet"] + headers + ["drop reasons"], rows)
 
 
 def write_run_report(report: dict[str, Any], runs_dir: str | Path) -> Path:

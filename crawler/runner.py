@@ -19,6 +19,8 @@ class CrawlOptions:
     until: str | None = None
     urls: str | None = None
     max_per_outlet: int | None = None
+    topic: str | None = None  # a topic id of `topics_file`: a topic crawl
+    topics_file: str = "topics.toml"
     allow_private: bool = False
     base_url: str | None = None  # substituted for {{BASE}} in the outlets file (demo and tests)
     polite: bool = True  # False for local fixture sites: no delays, no AutoThrottle
@@ -69,7 +71,7 @@ def run_crawl(opts: CrawlOptions) -> dict[str, Any]:
     crawler = process.create_crawler(OutletsSpider)
     process.crawl(
         crawler, outlets=opts.outlets_file, only=opts.only, since=opts.since, until=opts.until, urls=opts.urls,
-        max_per_outlet=opts.max_per_outlet, base_url=opts.base_url,
+        max_per_outlet=opts.max_per_outlet, base_url=opts.base_url, topic=opts.topic, topics=opts.topics_file,
     )
     process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
@@ -84,6 +86,7 @@ def run_crawl(opts: CrawlOptions) -> dict[str, Any]:
         "started": started,
         "finished": now_iso(),
         "db": opts.db,
+        "topic": opts.topic,
         "outlets": counts,
         "failed_outlets": failed,
         "refused_non_public": int(stats.get("newsdedupe/refused_non_public", 0)),

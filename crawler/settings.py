@@ -45,6 +45,7 @@ EXTENSIONS = {
     "crawler.throttle.OutletAutoThrottle": 0,
 }
 ITEM_PIPELINES = {
+    "crawler.pipelines.TopicPipeline": 250,
     "crawler.pipelines.StorePipeline": 300,
 }
 

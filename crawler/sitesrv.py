@@ -2,7 +2,9 @@
 
 Serves a folder; replaces `{{BASE}}` in text files with the server's base URL (so feeds and sitemaps carry
 absolute URLs on a random port); `_headers.toml` in the folder overrides status, redirect target and
-content type per path. Every request path is recorded so tests can assert what was (not) fetched.
+content type per path. A key with a query string (`["/search?q=harbour cameras&page=2"]`) with a `file`
+serves that file for that query (parameters in any order, percent-encoded or not), so a static folder can
+answer a search endpoint. Every request path is recorded so tests can assert what was (not) fetched.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +45,12 @@ class FixtureSite:
         self.overrides: dict[str, dict[str, Any]] = (
             tomllib.loads(headers_file.read_text(encoding="utf-8")) if headers_file.exists() else {}
         )
+        # Overrides for a path with a given query (a search results page), keyed by path and parameters.
+        self.query_overrides: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        for key, value in self.overrides.items():
+            if "?" in key:
+                qpath, _, qs = key.partition("?")
+                self.query_overrides[(qpath, _query_key(qs))] = value
         self.requests: list[str] = []
         self._lock = threading.Lock()
         site = self
@@ -64,8 +72,11 @@ class FixtureSite:
                     site.requests.append(self.path)
                 if site.delay:
                     time.sleep(site.delay)
-                path = unquote(urlsplit(self.path).path)
+                parts = urlsplit(self.path)
+                path = unquote(parts.path)
                 override = site.overrides.get(path, {})
+                if parts.query:
+                    override = site.query_overrides.get((path, _query_key(parts.query)), override)
                 status = int(override.get("status", 200))
                 if status in (301, 302, 303, 307, 308):
                     location = str(override.get("location", "/"))
@@ -76,8 +87,8 @@ class FixtureSite:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                target = (site.root / path.lstrip("/")).resolve()
-                if path.endswith("/"):
+                target = (site.root / str(override.get("file", path)).lstrip("/")).resolve()
+                if path.endswith("/") and "file" not in override:
                     target = target / "index.html"
                 if site.root not in target.parents or not target.is_file() or target.name == "_headers.toml":
                     body = b"not found"
@@ -136,3 +147,8 @@ class FixtureSite:
     def render(self, relative: str) -> str:
         """A site file's text with the placeholder replaced (for outlets files and expectations)."""
         return (self.root / relative).read_text(encoding="utf-8").replace("{{BASE}}", self.base_url)
+
+
+def _query_key(query: str) -> tuple[tuple[str, str], ...]:
+    """A query string's parameters, decoded and sorted (how query overrides are matched)."""
+    return tuple(sorted(parse_qsl(query, keep_blank_values=True)))

@@ -102,6 +102,12 @@ CREATE TABLE IF NOT EXISTS exported (
     exported TEXT NOT NULL,
     PRIMARY KEY (channel, event_id)
 );
+CREATE TABLE IF NOT EXISTS topic_rejections (
+    url TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    rejected TEXT NOT NULL,
+    PRIMARY KEY (url, topic)
+);
 """
 
 # URL states after which a URL is never fetched again; anything else (discovered, http 5xx, timeouts) is retried.
@@ -150,6 +156,7 @@ class StoredArticle:
             "published_source": self.published_source, "authors": self.authors, "fetched": self.fetched,
             "discovered_via": self.discovered_via, "extraction_status": self.extraction_status,
             "encoding": self.encoding, "topics": self.topics,
+            "topic_matches": self.meta.get("topic_matches", {}),
         }
 
 
@@ -257,17 +264,25 @@ class Store:
             and not self.has_article(r["url"])
         ]
 
-    def save_source_children(self, url: str, children: list[str]) -> None:
-        """Remember the child sitemaps of an index (a 304 for the index must still visit them)."""
+    def save_source_children(self, url: str, children: list[str], lastmods: dict[str, str | None] | None = None) -> None:
+        """Remember the child sitemaps of an index (a 304 for the index must still visit them), with their
+        `<lastmod>` when known (a --since crawl skips old ones without reading the index again)."""
+        dated = [[c, lastmods.get(c)] if lastmods and lastmods.get(c) else c for c in children]
         self.conn.execute(
             """INSERT INTO sources(url, children, last_fetched) VALUES (?, ?, ?)
                ON CONFLICT(url) DO UPDATE SET children = excluded.children""",
-            (url, json.dumps(children), now_iso()),
+            (url, json.dumps(dated), now_iso()),
         )
 
     def source_children(self, url: str) -> list[str]:
+        return [child for child, _ in self.source_children_dated(url)]
+
+    def source_children_dated(self, url: str) -> list[tuple[str, str | None]]:
+        """The child sitemaps of an index and their `<lastmod>` (None when it had none)."""
         row = self.conn.execute("SELECT children FROM sources WHERE url = ?", (url,)).fetchone()
-        return json.loads(row["children"]) if row else []
+        if not row:
+            return []
+        return [(c, None) if isinstance(c, str) else (c[0], c[1]) for c in json.loads(row["children"])]
 
     def forget_source_validators(self, url: str) -> None:
         self.conn.execute("DELETE FROM sources WHERE url = ?", (url,))
@@ -291,33 +306,72 @@ class Store:
         )
         return cur.rowcount == 1
 
+    # --- topics ----------------------------------------------------------------------------------
+    def reject_for_topic(self, urls: Iterable[str], topic: str, outlet: str | None = None) -> None:
+        """Remember pages fetched for a topic whose text did not match: a rerun for that topic does not fetch
+        them again. Their URL state `off_topic` is not final, so a crawl without (or for another) topic does."""
+        ts = now_iso()
+        with self.transaction():
+            for url in urls:
+                self.set_url_status(url, "off_topic", outlet=outlet)
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO topic_rejections(url, topic, rejected) VALUES (?, ?, ?)", (url, topic, ts)
+                )
+
+    def rejected_for_topic(self, url: str, topic: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM topic_rejections WHERE url = ? AND topic = ?", (url, topic)).fetchone()
+        return row is not None
+
+    def article_for_url(self, url: str) -> StoredArticle | None:
+        """The stored article at this canonical URL, or the one this URL led to (a redirect, a duplicate)."""
+        row = self.conn.execute("SELECT * FROM articles WHERE canonical_url = ?", (url,)).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                "SELECT a.* FROM urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ?", (url,)
+            ).fetchone()
+        return _stored(row) if row is not None else None
+
+    def tag_article(self, article_id: str, topic: str, match: dict[str, Any]) -> None:
+        """Add a topic (and what matched where, in `meta.topic_matches`) to a stored article."""
+        with self.transaction():
+            row = self.conn.execute("SELECT topics, meta FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if row is None:
+                return
+            topics = json.loads(row["topics"])
+            meta = json.loads(row["meta"])
+            if topic not in topics:
+                topics.append(topic)
+            meta.setdefault("topic_matches", {})[topic] = match
+            self.conn.execute(
+                "UPDATE articles SET topics = ?, meta = ? WHERE id = ?",
+                (json.dumps(topics, ensure_ascii=False), json.dumps(meta, ensure_ascii=False), article_id),
+            )
+
+    def topic_ids(self) -> set[str]:
+        """Every topic some stored article carries."""
+        rows = self.conn.execute("SELECT DISTINCT j.value FROM articles, json_each(articles.topics) AS j")
+        return {r[0] for r in rows}
+
     def has_article(self, canonical_url: str) -> bool:
         return self.conn.execute("SELECT 1 FROM articles WHERE canonical_url = ?", (canonical_url,)).fetchone() is not None
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
-    def articles(self, since: str | None = None) -> Iterator[StoredArticle]:
-        """Stored articles in id order; `since` (ISO date) keeps those published (or fetched) on or after it."""
-        sql = "SELECT * FROM articles"
-        args: tuple[Any, ...] = ()
+    def articles(self, since: str | None = None, topic: str | None = None) -> Iterator[StoredArticle]:
+        """Stored articles in id order; `since` (ISO date) keeps those published (or fetched) on or after it,
+        `topic` those a topic crawl tagged with that topic."""
+        where: list[str] = []
+        args: list[Any] = []
         if since:
-            sql += " WHERE COALESCE(published, fetched) >= ?"
-            args = (since,)
+            where.append("COALESCE(published, fetched) >= ?")
+            args.append(since)
+        if topic:
+            where.append("EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE value = ?)")
+            args.append(topic)
+        sql = "SELECT * FROM articles" + (" WHERE " + " AND ".join(where) if where else "")
         for row in self.conn.execute(sql + " ORDER BY id", args):
-            yield self._article(row)
-
-    @staticmethod
-    def _article(row: sqlite3.Row) -> StoredArticle:
-        return StoredArticle(
-            id=row["id"], url=row["url"], canonical_url=row["canonical_url"], outlet=row["outlet"],
-            title=row["title"], text=row["text"], language=row["language"],
-            language_source=row["language_source"], published=row["published"],
-            published_source=row["published_source"], authors=json.loads(row["authors"]),
-            fetched=row["fetched"], discovered_via=row["discovered_via"],
-            extraction_status=row["extraction_status"], encoding=row["encoding"],
-            topics=json.loads(row["topics"]), meta=json.loads(row["meta"]),
-        )
+            yield _stored(row)
 
     # --- grouping state --------------------------------------------------------------------------
     def signatures(self) -> dict[str, tuple[str, str, int, bytes | None]]:
@@ -430,7 +484,7 @@ class Store:
     def articles_after(self, rowid: int) -> Iterator[tuple[int, StoredArticle]]:
         """Articles stored after the given rowid (rows are only ever inserted), with their rowids."""
         for row in self.conn.execute("SELECT rowid AS rid, * FROM articles WHERE rowid > ? ORDER BY rowid", (rowid,)):
-            yield int(row["rid"]), self._article(row)
+            yield int(row["rid"]), _stored(row)
 
     def texts(self, ids: Iterable[str]) -> dict[str, str]:
         """Article id -> text, for the ids that are stored."""
@@ -450,6 +504,18 @@ class Store:
         for row in self.conn.execute("SELECT status, COUNT(*) AS n FROM urls GROUP BY status"):
             out[f"urls_{row['status']}"] = row["n"]
         return out
+
+
+def _stored(row: sqlite3.Row) -> StoredArticle:
+    return StoredArticle(
+        id=row["id"], url=row["url"], canonical_url=row["canonical_url"], outlet=row["outlet"],
+        title=row["title"], text=row["text"], language=row["language"],
+        language_source=row["language_source"], published=row["published"],
+        published_source=row["published_source"], authors=json.loads(row["authors"]),
+        fetched=row["fetched"], discovered_via=row["discovered_via"],
+        extraction_status=row["extraction_status"], encoding=row["encoding"],
+        topics=json.loads(row["topics"]), meta=json.loads(row["meta"]),
+    )
 
 
 class _Transaction:

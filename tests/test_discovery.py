@@ -6,7 +6,20 @@ import gzip
 import pytest
 
 from conftest import fixture_page
-from crawler.discovery import DiscoveryError, feed_links, maybe_gunzip, page_links, parse_feed, parse_sitemap
+from datetime import date
+
+from crawler.discovery import (
+    DiscoveryError,
+    feed_links,
+    link_texts,
+    maybe_gunzip,
+    next_page_link,
+    page_links,
+    parse_feed,
+    parse_sitemap,
+    parse_sitemap_dated,
+    sitemap_period,
+)
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel>
@@ -278,3 +291,48 @@ def test_feed_links_respect_base_href() -> None:
     page = ('<html><head><base href="https://cdn.ledger.example/en/">'
             '<link rel="alternate" type="application/rss+xml" href="rss.xml"></head><body></body></html>')
     assert feed_links(page, "https://ledger.example/index.html") == ["https://cdn.ledger.example/en/rss.xml"]
+
+
+# --- dated child sitemaps, search result pages (topic crawls) ------------------------------------------------------
+def test_parse_sitemap_dated_keeps_child_lastmod() -> None:
+    children, entries = parse_sitemap_dated(SITEMAP_INDEX, "https://ledger.example/sitemap.xml")
+    assert children == [("https://ledger.example/sitemap-news.xml", "2025-10-04"),
+                        ("https://ledger.example/sitemap-2025-10.xml.gz", None)]
+    assert entries == []
+
+
+@pytest.mark.parametrize(("url", "period"), [
+    ("https://x.example/sitemap-2024-03.xml", (date(2024, 3, 1), date(2024, 3, 31))),
+    ("https://x.example/sitemap-2024-02.xml.gz", (date(2024, 2, 1), date(2024, 2, 29))),
+    ("https://x.example/post-sitemap-2023.xml", (date(2023, 1, 1), date(2023, 12, 31))),
+    ("https://x.example/sitemaps/2024/03/15/news.xml", (date(2024, 3, 15), date(2024, 3, 15))),
+    ("https://x.example/sitemap_20240315.xml", (date(2024, 3, 15), date(2024, 3, 15))),
+    ("https://x.example/sitemap.xml?yyyy=2024&mm=03", (date(2024, 3, 1), date(2024, 3, 31))),
+    ("https://x.example/archive/2019/sitemap-2024-01.xml", (date(2024, 1, 1), date(2024, 1, 31))),
+    ("https://x2024.example:2024/sitemap-posts-2.xml", None),  # host and port are not dates
+    ("https://x.example/sitemap-12345.xml", None),
+    ("https://x.example/sitemap-news.xml", None),
+])
+def test_sitemap_period_from_url(url: str, period: tuple[date, date] | None) -> None:
+    assert sitemap_period(url) == period
+
+
+def test_next_page_link_rel_next_then_text() -> None:
+    base = "https://x.example/search?q=a"
+    assert next_page_link('<a href="?q=a&page=2" rel="next">2</a>', base) == "https://x.example/search?q=a&page=2"
+    assert next_page_link('<head><link rel="next" href="/s/2"></head>', base) == "https://x.example/s/2"
+    assert next_page_link('<a href="/s/1">Previous</a> <a href="/s/3">Next page »</a>', base) == "https://x.example/s/3"
+    assert next_page_link('<a href="/s/3">下一頁</a>', base) == "https://x.example/s/3"
+    assert next_page_link('<a href="/s/3">下一页 ›</a>', base) == "https://x.example/s/3"
+    assert next_page_link('<a href="/news/next-steps-for-harbour">Next steps for the harbour plan</a>', base) is None
+    assert next_page_link("<p>No results</p>", base) is None
+    # Numbered pages only: the link reading the next number on the same path, when the page number is known.
+    numbered = '<a href="/news/2">2</a> <a href="/search?q=a&amp;page=3">3</a> <a href="/search?q=a&amp;page=2">2</a>'
+    assert next_page_link(numbered, base, page=1) == "https://x.example/search?q=a&page=2"
+    assert next_page_link(numbered, base) is None
+
+
+def test_link_texts() -> None:
+    html = '<a href="/a">  Hong Kong\n CCTV </a><a href="/a">again</a><a href="mailto:x@y">m</a><a href="/b"><b>B</b></a>'
+    assert link_texts(html, "https://x.example/") == [("https://x.example/a", "Hong Kong CCTV"),
+                                                       ("https://x.example/b", "B")]

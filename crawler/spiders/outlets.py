@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError
@@ -18,12 +18,23 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.discovery import Discovered, DiscoveryError, feed_links, page_links, parse_feed, parse_sitemap
+from crawler.discovery import (
+    Discovered,
+    DiscoveryError,
+    feed_links,
+    link_texts,
+    next_page_link,
+    page_links,
+    parse_feed,
+    parse_sitemap_dated,
+    sitemap_period,
+)
 from crawler.extraction import Hints, extract_article
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress
 from crawler.outlets import Outlet, load_outlets
 from crawler.storage import Store, article_id_for, now_iso
+from crawler.topics import Topic, find_topic
 from crawler.urls import canonicalize, looks_like_article
 from dedupe.records import parse_date
 
@@ -58,6 +69,8 @@ class OutletsSpider(scrapy.Spider):
         urls: str | None = None,
         max_per_outlet: str | int | None = None,
         base_url: str | None = None,
+        topic: str | None = None,
+        topics: str | None = "topics.toml",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,6 +95,15 @@ class OutletsSpider(scrapy.Spider):
         self.since = parse_since(since)
         self.until = parse_date(until) if until else None
         self.max_per_outlet = int(max_per_outlet) if max_per_outlet else None
+        # A topic crawl: candidates are ranked (and a few skipped) before fetching, outlets' search pages are
+        # read, and the topic pipeline keeps only pages whose full text matches.
+        self.topic: Topic | None = None
+        if topic:
+            self.topic, topic_problems = find_topic(topics or "topics.toml", topic)
+            for tp in topic_problems:
+                log.error("%s", tp)
+        self._candidates: set[tuple[str, str]] = set()
+        self._topic_decided: set[str] = set()
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
         self._discovery_seen: set[tuple[str, str]] = set()
@@ -170,6 +192,7 @@ class OutletsSpider(scrapy.Spider):
             requests = [self._request(feed, self.parse_feed, outlet) for feed in outlet.feeds]
             requests += [self._request(sm, self.parse_sitemap, outlet, depth=0) for sm in outlet.sitemaps]
             requests += [self._request(page, self.parse_section, outlet) for page in outlet.start_urls]
+            requests += list(self._search_requests(outlet))
             if not outlet.sitemaps:
                 # No sitemaps configured: use the ones the site announces in robots.txt.
                 for first in (outlet.feeds + outlet.start_urls)[:1]:
@@ -180,6 +203,14 @@ class OutletsSpider(scrapy.Spider):
                         req.meta["handle_httpstatus_all"] = True  # a missing robots.txt means "no rules"
                         requests.append(req)
             yield from (r for r in requests if r is not None)
+
+    def _search_requests(self, outlet: Outlet) -> Iterator[scrapy.Request | None]:
+        """A topic crawl's first search page per query in the outlet's languages (`search_url`)."""
+        if self.topic is None or not outlet.search_url:
+            return
+        for lang, q in self.topic.queries_for(outlet.languages):
+            yield self._request(search_page_url(outlet.search_url, q, 1), self.parse_search, outlet,
+                                search_query=q, search_lang=lang, search_page=1)
 
     def _url_list_requests(self) -> Iterator[scrapy.Request]:
         assert self.urls_file
@@ -243,7 +274,7 @@ class OutletsSpider(scrapy.Spider):
         except DiscoveryError as exc:
             self.discovery_failed(response, "feed", exc)
             return
-        for d in entries:
+        for d in self.best_first(entries):
             req = self.consider(d, outlet)
             if req is not None:
                 yield req
@@ -258,7 +289,9 @@ class OutletsSpider(scrapy.Spider):
             # An unchanged index can point at changed sitemaps (a news sitemap changes hourly): visit its
             # children as before, each with its own conditional request.
             if depth < 3:
-                for child in self.store.source_children(response.url):
+                for child, lastmod in self.store.source_children_dated(response.url):
+                    if self.sitemap_out_of_range(outlet, child, lastmod):
+                        continue
                     req = self._request(child, self.parse_sitemap, outlet, depth=depth + 1, from_robots=from_robots)
                     if req is not None:
                         yield req
@@ -266,18 +299,21 @@ class OutletsSpider(scrapy.Spider):
             yield from self.resume_source(response)
             return
         try:
-            children, entries = parse_sitemap(response.body, response.url)
+            dated_children, entries = parse_sitemap_dated(response.body, response.url)
         except DiscoveryError as exc:
             self.discovery_failed(response, "sitemap", exc)
             return
+        children = [child for child, _ in dated_children]
         if children:
-            self.store.save_source_children(response.url, children)
+            self.store.save_source_children(response.url, children, dict(dated_children))
         if depth < 3:
-            for child in children:
+            for child, lastmod in dated_children:
+                if self.sitemap_out_of_range(outlet, child, lastmod):
+                    continue
                 req = self._request(child, self.parse_sitemap, outlet, depth=depth + 1, from_robots=from_robots)
                 if req is not None:
                     yield req
-        for d in entries:
+        for d in self.best_first(entries):
             if from_robots and outlet is not None and not self.claims(outlet, d.url):
                 continue  # a site-wide sitemap lists other sections (or other outlets on a shared host)
             req = self.consider(d, outlet)
@@ -296,27 +332,91 @@ class OutletsSpider(scrapy.Spider):
                 if req is not None:
                     yield req
         for link in page_links(html, response.url):
-            if outlet is not None:
-                if outlet.domains and not outlet.owns(link):
-                    continue
-                if outlet.allow_patterns or outlet.deny_patterns:
-                    if not outlet.accepts(link):
-                        continue
-                elif not looks_like_article(link):
-                    continue
-            elif not looks_like_article(link):
+            if not self.article_link(outlet, link):
                 continue
             req = self.consider(Discovered(url=link, via="section", source=response.url), outlet)
             if req is not None:
                 yield req
 
-    def consider(self, d: Discovered, outlet: Outlet | None) -> scrapy.Request | None:
-        """Decide, before downloading, whether a discovered URL is worth fetching."""
+    def article_link(self, outlet: Outlet | None, link: str) -> bool:
+        """Is a link of a section or search page one of the outlet's articles (domains, allow/deny patterns,
+        or the default article-URL heuristic)?"""
+        if outlet is not None:
+            if outlet.domains and not outlet.owns(link):
+                return False
+            if outlet.allow_patterns or outlet.deny_patterns:
+                return outlet.accepts(link)
+        return looks_like_article(link)
+
+    def parse_search(self, response: Response) -> Iterator[Any]:
+        """One page of an outlet's search results for a topic query: its article links are candidates (the
+        link text ranks them), then the next page, up to the topic's `search_pages`."""
+        outlet: Outlet | None = response.meta.get("outlet")
+        page = int(response.meta.get("search_page", 1))
+        self.count(outlet, "search_pages")
+        if not isinstance(response, TextResponse) or outlet is None or self.topic is None:
+            return
+        html = response.text
+        results = [(link, text) for link, text in link_texts(html, response.url) if self.article_link(outlet, link)]
+        topic = self.topic
+        for link, text in sorted(results, key=lambda r: -_score(topic.prefetch_score(r[1], (), r[0]))):
+            req = self.consider(Discovered(url=link, via="search", source=response.url), outlet, evidence=text)
+            if req is not None:
+                yield req
+        if not results or page >= self.topic.search_pages:
+            return
+        assert outlet.search_url is not None
+        if "{page}" in outlet.search_url:
+            next_url: str | None = search_page_url(outlet.search_url, response.meta["search_query"], page + 1)
+        else:
+            next_url = next_page_link(html, response.url, page)
+        if next_url:
+            req = self._request(next_url, self.parse_search, outlet, search_query=response.meta["search_query"],
+                                search_lang=response.meta.get("search_lang"), search_page=page + 1)
+            if req is not None:
+                yield req
+
+    def sitemap_out_of_range(self, outlet: Outlet | None, child: str, lastmod: str | None) -> bool:
+        """With --since/--until, is a child sitemap of an index dated outside the range? A date in its URL
+        (sitemap-2024-03.xml) gives the period it covers; a `<lastmod>` before --since means nothing in it
+        changed since, so nothing published since can be in it. Undated children are always read."""
+        if not (self.since or self.until):
+            return False
+        period = sitemap_period(child)
+        out = bool(period and ((self.since and period[1] < self.since) or (self.until and period[0] > self.until)))
+        modified = parse_date(lastmod)
+        out = out or bool(self.since and modified and modified < self.since)
+        if out:
+            self.count(outlet, "skipped_sitemaps_out_of_range")
+            log.debug("%s: child sitemap outside --since/--until, not read", child)
+        return out
+
+    def best_first(self, entries: list[Discovered]) -> list[Discovered]:
+        """In a topic crawl, a feed's or sitemap's entries ordered by their pre-fetch topic evidence (so a
+        --max-per-outlet budget goes to likely matches first); otherwise unchanged."""
+        if self.topic is None:
+            return entries
+        topic = self.topic
+        return sorted(entries, key=lambda d: -_score(topic.prefetch_score(d.title, d.keywords, d.url)))
+
+    def consider(self, d: Discovered, outlet: Outlet | None, evidence: str | None = None) -> scrapy.Request | None:
+        """Decide, before downloading, whether a discovered URL is worth fetching (and how urgently).
+
+        `evidence`: text known about the URL besides its feed/sitemap fields (a search result's link text).
+        """
         url = canonicalize(d.url)
         if outlet is not None and any(p.search(url) for p in outlet.deny_patterns):
             self.count(outlet, "skipped_denied")
             return None
         self.count(outlet, "discovered")
+        candidate = (outlet.id if outlet else "-", url)
+        if candidate not in self._candidates:  # each URL once per outlet and run, however often it was found
+            self._candidates.add(candidate)
+            self.count(outlet, "candidates")
+        elif self.topic is not None and url in self._topic_decided:
+            # Found again (a search page repeating a feed entry): already fetched or skipped this run, so the
+            # topic counters count each candidate once and do not depend on whether its fetch has finished.
+            return None
         assert self.store is not None
         self.store.record_discovery(url, outlet.id if outlet else None, d.via,
                                     {"title": d.title, "published": d.published, "source": d.source,
@@ -327,12 +427,28 @@ class OutletsSpider(scrapy.Spider):
             return None
         if self.store.is_done(url):
             self.count(outlet, "skipped_already_seen")
+            if self.topic is not None:
+                self.tag_stored(url, outlet)
             return None
+        priority = 0
+        if self.topic is not None:
+            title = " ".join(t for t in (d.title, evidence) if t) or None
+            score = self.topic.prefetch_score(title, d.keywords, url)
+            # Skipped: fetched by an earlier crawl for this topic and its text did not match, or the title,
+            # keywords or slug carry an exclusion term (the full text would too).
+            if score is None or self.store.rejected_for_topic(url, self.topic.id):
+                self._topic_decided.add(url)
+                self.count(outlet, "topic_skipped")
+                return None
+            # Likely matches first; search results (the site's own engine found the query) a little ahead.
+            priority = score + (1 if d.via == "search" else 0)
         key = outlet.id if outlet else "-"
         if self.max_per_outlet is not None and self.scheduled[key] >= self.max_per_outlet:
             self.count(outlet, "skipped_limit")
             return None
         self.scheduled[key] += 1
+        if self.topic is not None:
+            self._topic_decided.add(url)
         hints = Hints(
             title=d.title, published=d.published, language=d.language, keywords=d.keywords,
             outlet_languages=outlet.languages if outlet else (),
@@ -340,10 +456,21 @@ class OutletsSpider(scrapy.Spider):
         # No dont_filter: the same canonical URL found twice in one run is fetched once. Redirects are
         # followed here, not by Scrapy, so the old URL's state is recorded and its target deduplicated.
         return scrapy.Request(
-            url, callback=self.parse_article, errback=self.on_error,
+            url, callback=self.parse_article, errback=self.on_error, priority=priority,
             meta={"outlet": outlet, "hints": hints, "via": d.via, "requested": url, "dont_redirect": True,
                   "handle_httpstatus_list": [301, 302, 303, 307, 308], "redirects": d.redirects},
         )
+
+    def tag_stored(self, url: str, outlet: Outlet | None) -> None:
+        """An article stored by an earlier crawl (without this topic) is tagged when its text matches."""
+        assert self.store is not None and self.topic is not None
+        stored = self.store.article_for_url(url)
+        if stored is None or self.topic.id in stored.topics:
+            return
+        match = self.topic.match_article(stored.title, stored.text)
+        if match.matched:
+            self.store.tag_article(stored.id, self.topic.id, match.to_dict())
+            self.count(outlet, "topic_tagged")
 
     def out_of_range(self, published: str | None) -> bool:
         day = parse_date(published)
@@ -445,3 +572,13 @@ class OutletsSpider(scrapy.Spider):
         else:
             self.count(outlet, "errors")
             self.count(outlet, "discovery_failures")
+
+
+def _score(prefetch: int | None) -> int:
+    """A pre-fetch score for sorting: a contradicted candidate (None) last."""
+    return -1 if prefetch is None else prefetch
+
+
+def search_page_url(template: str, query: str, page: int) -> str:
+    """An outlet's `search_url` with `{query}` (percent-encoded) and `{page}` filled in."""
+    return template.replace("{query}", quote(query, safe="")).replace("{page}", str(page))
