@@ -179,6 +179,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crawler.jobs import export
 
     topic = getattr(args, "topic", None)
+    if args.events:
+        return _export_files(args, topic)
     if topic:
         _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
     ex = export(args.db, args.out, args.format, only_new=args.only_new, topic=topic, limit=args.limit)
@@ -186,6 +188,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     extra = f" ({ex.skipped} exported before, left out)" if args.only_new else ""
     of_topic = f" of topic {topic}" if topic else ""
     _say(f"export: {ex.count} {'new or updated ' if args.only_new else ''}{what}{of_topic}{extra} written to "
+         f"{', '.join(str(p) for p in ex.paths)}")
+    return 0
+
+
+def _export_files(args: argparse.Namespace, topic: str | None) -> int:
+    """`export --events FILE`: events written by `group --input`, not the store."""
+    from crawler.jobs import export_files
+
+    if args.only_new or args.format == "articles":
+        print("error: --events exports events as jsonl, label-studio or html; --only-new and the articles "
+              "format need the store (--db)", file=sys.stderr)
+        return 1
+    ex, problems = export_files(args.events, args.articles, args.out, args.format, topic, args.limit)
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    _say(f"export: {ex.count} {EXPORT_WHAT[args.format]} from {args.events} written to "
          f"{', '.join(str(p) for p in ex.paths)}")
     return 0
 
@@ -410,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only events new or changed since the last export in this format (written as *-new.*)")
     p.add_argument("--topic", help="only events whose articles matched this topic")
     p.add_argument("--limit", type=int, help="at most N events (newest first)")
+    p.add_argument("--events", help="export this events.jsonl (from `group --input`) instead of the store")
+    p.add_argument("--articles", help="with --events: the articles JSONL it was grouped from (texts for openings)")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
 
     p = sub.add_parser("run", help="the nightly job: crawl, group, export")

@@ -134,37 +134,57 @@ def export(
     again next time rather than never.
     """
     out = Path(out_dir)
-    suffix = "-new" if only_new else ""
     with Store(db) as store:
         if fmt == "articles":
             return _export_articles(store, out, only_new, topic)
         events, skipped, digests = _select_events(store, fmt, only_new, topic, limit)
-        if fmt == "jsonl":
-            path = out / f"events{suffix}.jsonl"
-            write_jsonl(events, path)
-            paths = [path]
-        else:
-            texts = store.texts(a["id"] for e in events for a in e.get("articles") or [])
-            if fmt == "label-studio":
-                from crawler import __version__
-                from dedupe.labelstudio import write_label_studio
-
-                tasks, config, _n = write_label_studio(events, texts, out, f"newsdedupe-{__version__}", suffix)
-                paths = [tasks, config]
-            elif fmt == "html":
-                from dedupe.htmlreport import render_report
-                from dedupe.writers import atomic_writer
-
-                path = out / f"report{suffix}.html"
-                title = "newsdedupe: candidate events" + (f" on {topic}" if topic else "") + \
-                    (" (new or updated since the last export)" if only_new else "")
-                with atomic_writer(path) as fh:
-                    fh.write(render_report(events, texts, title=title))
-                paths = [path]
-            else:
-                raise ValueError(f"unknown export format {fmt!r}: use jsonl, articles, label-studio or html")
+        texts = store.texts(a["id"] for e in events for a in e.get("articles") or []) if fmt != "jsonl" else {}
+        paths = write_events(events, texts, out, fmt, "-new" if only_new else "", topic)
         store.save_exported(_channel(fmt, topic), digests)
     return Export(paths, len(events), skipped)
+
+
+def export_files(
+    events_file: str | Path, articles_file: str | Path | None, out_dir: str | Path, fmt: str,
+    topic: str | None = None, limit: int | None = None,
+) -> tuple[Export, list[InputProblem]]:
+    """Export an events.jsonl written by `group --input` (texts for openings from its articles file)."""
+    from dedupe.records import read_jsonl_objects
+
+    problems: list[InputProblem] = []
+    events = [e for _n, e in read_jsonl_objects(events_file, problems, required=("event_id", "articles"))
+              if not topic or topic in (e.get("topics") or [])][:limit]
+    texts: dict[str, str] = {}
+    if articles_file is not None and fmt != "jsonl":
+        texts = {r.id: r.text for r in read_articles_jsonl(articles_file, problems)}
+    return Export(write_events(events, texts, Path(out_dir), fmt, "", topic), len(events)), problems
+
+
+def write_events(
+    events: list[dict[str, Any]], texts: dict[str, str], out: Path, fmt: str, suffix: str, topic: str | None
+) -> list[Path]:
+    """Write events as `jsonl`, `label-studio` or `html`; returns the files written."""
+    if fmt == "jsonl":
+        path = out / f"events{suffix}.jsonl"
+        write_jsonl(events, path)
+        return [path]
+    if fmt == "label-studio":
+        from crawler import __version__
+        from dedupe.labelstudio import write_label_studio
+
+        tasks, config, _n = write_label_studio(events, texts, out, f"newsdedupe-{__version__}", suffix)
+        return [tasks, config]
+    if fmt == "html":
+        from dedupe.htmlreport import render_report
+        from dedupe.writers import atomic_writer
+
+        path = out / f"report{suffix}.html"
+        title = "newsdedupe: candidate events" + (f" on {topic}" if topic else "") + \
+            (" (new or updated since the last export)" if suffix else "")
+        with atomic_writer(path) as fh:
+            fh.write(render_report(events, texts, title=title))
+        return [path]
+    raise ValueError(f"unknown export format {fmt!r}: use jsonl, articles, label-studio or html")
 
 
 def _export_articles(store: Store, out: Path, only_new: bool, topic: str | None) -> Export:

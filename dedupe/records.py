@@ -93,10 +93,12 @@ def record_from_dict(obj: dict[str, Any]) -> ArticleRecord:
     )
 
 
-def read_articles_jsonl(path: str | Path, problems: list[InputProblem]) -> Iterator[ArticleRecord]:
-    """Yield records from an articles JSONL file; bad lines are appended to `problems` and skipped."""
+def read_jsonl_objects(
+    path: str | Path, problems: list[InputProblem], required: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for the JSON objects of a JSONL file that have the `required` fields; bad
+    lines go to `problems`."""
     source = str(path)
-    seen: set[str] = set()
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -112,16 +114,24 @@ def read_articles_jsonl(path: str | Path, problems: list[InputProblem]) -> Itera
             if not isinstance(obj, dict):
                 problems.append(InputProblem(source, lineno, "not a JSON object"))
                 continue
-            missing = [k for k in ("id", "text") if obj.get(k) in (None, "")]
+            missing = [k for k in required if obj.get(k) in (None, "")]
             if missing:
                 problems.append(InputProblem(source, lineno, f"missing required field(s): {', '.join(missing)}"))
                 continue
-            if not isinstance(obj["text"], str):
-                problems.append(InputProblem(source, lineno, "field 'text' must be a string"))
-                continue
-            rid = str(obj["id"])
-            if rid in seen:
-                problems.append(InputProblem(source, lineno, f"duplicate id {rid!r}; the first one is kept"))
-                continue
-            seen.add(rid)
-            yield record_from_dict(obj)
+            yield lineno, obj
+
+
+def read_articles_jsonl(path: str | Path, problems: list[InputProblem]) -> Iterator[ArticleRecord]:
+    """Yield records from an articles JSONL file; bad lines are appended to `problems` and skipped."""
+    source = str(path)
+    seen: set[str] = set()
+    for lineno, obj in read_jsonl_objects(path, problems, required=("id", "text")):
+        if not isinstance(obj["text"], str):
+            problems.append(InputProblem(source, lineno, "field 'text' must be a string"))
+            continue
+        rid = str(obj["id"])
+        if rid in seen:
+            problems.append(InputProblem(source, lineno, f"duplicate id {rid!r}; the first one is kept"))
+            continue
+        seen.add(rid)
+        yield record_from_dict(obj)

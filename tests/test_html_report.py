@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import copy_store, read_jsonl, run_cli
+
 from dedupe.htmlreport import render_report
 
 CHROMIUM = os.environ.get("NEWSDEDUPE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

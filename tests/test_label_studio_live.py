@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import copy_store, read_jsonl, run_cli
 
 LABEL_STUDIO = os.environ.get("NEWSDEDUPE_LABEL_STUDIO")

@@ -6,15 +6,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import (
-    LOOKALIKE_STORY, UNRELATED_STORY, WIRE_STORY, copy_store, edited_copy_with_dateline, read_jsonl, run_cli,
+    LOOKALIKE_STORY,
+    UNRELATED_STORY,
+    WIRE_STORY,
+    copy_store,
+    edited_copy_with_dateline,
+    read_jsonl,
+    run_cli,
 )
+
 from dedupe.constraints import Constraints
 from dedupe.events import EventLink, event_clusters
 from dedupe.grouping import group
 from dedupe.labelstudio import (
-    EVENT_CHOICES, LABEL_CONFIG, Decision, LabelsFileError, cohesion, decision_pairs, read_label_studio_export,
+    EVENT_CHOICES,
+    LABEL_CONFIG,
+    Decision,
+    LabelsFileError,
+    cohesion,
+    decision_pairs,
+    read_label_studio_export,
 )
 from dedupe.records import ArticleRecord
 from dedupe.stories import PairLink, story_clusters
@@ -46,7 +58,7 @@ def _records() -> list[ArticleRecord]:
         ArticleRecord(id="copy2", text=edited_copy_with_dateline(WIRE_STORY), outlet="site2", language="en",
                       published="2025-10-03T10:00:00Z"),
         ArticleRecord(id="other", text=UNRELATED_STORY, outlet="site1", language="en", published="2025-10-03"),
-        ArticleRecord(id="pilot", text=LOOKALIKE_STORY, outlet="site3", language="en", published="2025-10-02"),
+        ArticleRecord(id="pilot", text=LOOKALIKE_STORY, outlet="site3", language="en", published="2025-03-02"),
     ]
 
 
@@ -296,3 +308,29 @@ def test_feedback_is_honoured_by_later_runs(demo_run: dict[str, Any], tmp_path: 
         assert sorted(event_of) == sorted(a["id"] for e in events for a in e["articles"])
     again = run_cli("labels", "import", export, "--db", db)
     assert "(0 new or changed)" in again.stdout
+
+
+def test_export_of_a_grouped_input_file_in_each_format(tmp_path: Path) -> None:
+    """`group --input` then `export --events`: labellers get the same files without a crawl store."""
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("".join(json.dumps({"id": r.id, "text": r.text, "title": r.title, "outlet": r.outlet,
+                                            "language": r.language, "published": r.published}) + "\n"
+                                for r in _records()) + "{broken\n", encoding="utf-8")
+    assert run_cli("group", "--input", articles, "--out", tmp_path / "g").returncode == 0
+    events = read_jsonl(tmp_path / "g" / "events.jsonl")
+    for fmt, name in (("jsonl", "events.jsonl"), ("label-studio", "label-studio-tasks.json"),
+                      ("html", "report.html")):
+        proc = run_cli("export", "--events", tmp_path / "g" / "events.jsonl", "--articles", articles,
+                       "--format", fmt, "--out", tmp_path / "x")
+        assert proc.returncode == 0, proc.stderr
+        assert "articles.jsonl:6" in proc.stderr or fmt == "jsonl"  # the broken line is named, the rest used
+        path = tmp_path / "x" / name
+        assert path.stat().st_mode & 0o044 == 0o044, "outputs are readable by others (not mkstemp's 0600)"
+    tasks = json.loads((tmp_path / "x" / "label-studio-tasks.json").read_text(encoding="utf-8"))
+    assert [t["data"]["event_id"] for t in tasks] == [e["event_id"] for e in events]
+    wire = next(t["data"] for t in tasks if any(a["id"] == "wire" for a in t["data"]["articles"]))
+    assert wire["independent_sources"] == 1 and wire["first_published_by"] == ["wire"]
+    assert all(a["opening"] for a in wire["articles"])
+    refused = run_cli("export", "--events", tmp_path / "g" / "events.jsonl", "--format", "jsonl", "--only-new",
+                      "--out", tmp_path / "x")
+    assert refused.returncode == 1 and "--only-new" in refused.stderr

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them. README's test command; `.ci/run` runs exactly this.
+#   - Debian's chromium and a CJK font: the HTML report is checked in a real headless browser;
+#   - the project with its [test] extra in .venv;
+#   - Label Studio from PyPI in its own venv (.venv-label-studio: its pinned dependencies are not ours),
+#     for the round trip through a real Label Studio.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k labelling).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
+        || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }
+fi
+
+python3 -m venv .venv
+.venv/bin/pip install -q -e ".[test]"
+
+if [ ! -x .venv-label-studio/bin/label-studio ]; then
+    python3 -m venv .venv-label-studio
+    .venv-label-studio/bin/pip install -q "label-studio>=1.20"
+fi
+export NEWSDEDUPE_LABEL_STUDIO="$PWD/.venv-label-studio/bin/label-studio"
+export NEWSDEDUPE_CHROMIUM="${NEWSDEDUPE_CHROMIUM:-$(command -v chromium)}"
+
+exec .venv/bin/python -m pytest -q "$@"
