@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only-new", action="store_true",
                    help="only events new or changed since the last export in this format (written as *-new.*)")
     p.add_argument("--topic", help="only events whose articles matched this topic")
-    p.add_argument("--limit", type=int, help="at most N events (newest first)")
+    p.add_argument("--limit", type=int, help="at most N events, newest first (html: 2000 unless given)")
     p.add_argument("--events", help="export this events.jsonl (from `group --input`) instead of the store")
     p.add_argument("--articles", help="with --events: the articles JSONL it was grouped from (texts for openings)")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")

@@ -75,6 +75,11 @@ def group_input(
     return result, path, problems, records
 
 
+# One page for people: the newest events only, unless --limit says otherwise (events left out by --only-new's
+# limit are not recorded as sent, so they come in the next report).
+HTML_LIMIT = 2000
+
+
 @dataclass
 class Export:
     """What one export wrote."""
@@ -134,6 +139,8 @@ def export(
     again next time rather than never.
     """
     out = Path(out_dir)
+    if fmt == "html" and limit is None:
+        limit = HTML_LIMIT
     with Store(db) as store:
         if fmt == "articles":
             return _export_articles(store, out, only_new, topic)
