@@ -40,9 +40,10 @@ LABEL_CONFIG = f"""<View>
 
 
 def cohesion(event: Mapping[str, Any]) -> float:
-    """The grouping's confidence in an event: its weakest link score (1.0 for an event of one article)."""
-    scores = [float(a["link"]["score"]) for a in event.get("articles") or []
-              if (a.get("link") or {}).get("method") not in (None, "seed")]
+    """The grouping's confidence in an event: its weakest link score (1.0 for an event of one article; a link a
+    labeller confirmed counts as certain)."""
+    scores = [1.0 if a["link"]["method"] == "labelled" else float(a["link"]["score"])
+              for a in event.get("articles") or [] if (a.get("link") or {}).get("method") not in (None, "seed")]
     return round(min(scores), 4) if scores else 1.0
 
 
