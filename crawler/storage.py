@@ -421,16 +421,17 @@ class Store:
         with self.transaction():
             for kind, a, b, event_id, annotator, decided, source in rows:
                 a, b = (a, b) if a <= b else (b, a)
+                before = self.conn.execute("SELECT kind FROM label_pairs WHERE a = ? AND b = ?", (a, b)).fetchone()
                 cur = self.conn.execute(
                     """INSERT INTO label_pairs(a, b, kind, event_id, annotator, decided, source, imported)
                        VALUES (?,?,?,?,?,?,?,?)
                        ON CONFLICT(a, b) DO UPDATE SET kind = excluded.kind, event_id = excluded.event_id,
                            annotator = excluded.annotator, decided = excluded.decided, source = excluded.source,
                            imported = excluded.imported
-                       WHERE excluded.decided >= label_pairs.decided AND excluded.kind != label_pairs.kind""",
+                       WHERE excluded.decided >= label_pairs.decided""",
                     (a, b, kind, event_id, annotator, decided, source, ts),
                 )
-                changed += cur.rowcount
+                changed += int(cur.rowcount == 1 and (before is None or before["kind"] != kind))
         return changed
 
     def label_pairs(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -334,3 +334,18 @@ def test_export_of_a_grouped_input_file_in_each_format(tmp_path: Path) -> None:
     refused = run_cli("export", "--events", tmp_path / "g" / "events.jsonl", "--format", "jsonl", "--only-new",
                       "--out", tmp_path / "x")
     assert refused.returncode == 1 and "--only-new" in refused.stderr
+
+
+def test_the_later_decision_on_a_pair_wins(tmp_path: Path) -> None:
+    from crawler.storage import Store
+
+    def save(kind: str, a: str, b: str, day: int) -> int:
+        return st.save_label_pairs([(kind, a, b, "ev-1", None, f"2026-01-0{day}T00:00:00Z", "export.json")])
+
+    with Store(tmp_path / "s.sqlite3") as st:
+        assert save("must", "b", "a", 1) == 1
+        assert save("must", "a", "b", 3) == 0  # same decision, re-made later: nothing changes but its date
+        assert save("cannot", "a", "b", 2) == 0  # older than the must re-made on day 3
+        assert st.label_pairs() == ([("a", "b")], [])
+        assert save("cannot", "a", "b", 4) == 1
+        assert st.label_pairs() == ([], [("a", "b")])
