@@ -111,22 +111,25 @@ def _select_events(
     labels = store.event_labels()
     seen = store.exported_digests(_channel(fmt, topic)) if only_new else {}
     out: list[dict[str, Any]] = []
+    digests: list[tuple[str, str]] = []
     skipped = 0
     for e in store.events():
         if topic and topic not in (e.get("topics") or []):
             continue
         if e["event_id"] in labels:
             e["label"] = labels[e["event_id"]]
+        digest = event_digest(e)
         if only_new:
             before = seen.get(e["event_id"])
-            if before == event_digest(e):
+            if before == digest:
                 skipped += 1
                 continue
             e["status"] = "new" if before is None else "updated"
         out.append(e)
+        digests.append((e["event_id"], digest))
         if limit is not None and len(out) >= limit:
             break
-    return out, skipped, [(e["event_id"], event_digest(e)) for e in out]
+    return out, skipped, digests
 
 
 def export(

@@ -98,14 +98,18 @@ def article_item(a: Mapping[str, Any], text: str | None, names: Mapping[str, str
     )
 
 
+def date_range(event: Mapping[str, Any]) -> str:
+    """`2025-10-03 – 2025-10-04`, one date when they are the same, `undated` when there is none."""
+    first, last = event.get("first_published"), event.get("last_published")
+    return (first or "undated") + (f" – {last}" if last and last != first else "")
+
+
 def event_section(event: Mapping[str, Any], texts: Mapping[str, str], collapse_after: int = 8) -> str:
     """One candidate event: title, status, dates, languages, outlets, sources, timeline and articles."""
     arts = list(event.get("articles") or [])
     seed_lang = arts[0].get("language") if arts else None
     title_lang = f' lang="{esc(seed_lang)}"' if seed_lang else ""
-    dates = event.get("first_published") or "undated"
-    if event.get("last_published") and event.get("last_published") != event.get("first_published"):
-        dates += f" – {event['last_published']}"
+    dates = date_range(event)
     status = event.get("status") or ""
     chips = [f"{len(arts)} article{'s' if len(arts) != 1 else ''}",
              f"{event.get('story_count', 0)} stor{'ies' if event.get('story_count', 0) != 1 else 'y'}"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dedupe.htmlreport import article_item, describe_link, esc, link_names, opening
+from dedupe.htmlreport import article_item, date_range, describe_link, esc, link_names, opening
 
 EVENT_CHOICES = ("incident", "hazard", "complementary information", "unrelated", "not one event")
 NOT_ONE_EVENT = "not one event"
@@ -51,9 +51,7 @@ def event_task(event: Mapping[str, Any], texts: Mapping[str, str], model_version
     """A Label Studio task for one event (the `data` the configuration reads, and one prediction)."""
     arts = list(event.get("articles") or [])
     summary = (
-        f"{event.get('first_published') or 'undated'}"
-        + (f" – {event['last_published']}" if event.get("last_published") not in (None, event.get("first_published"))
-           else "")
+        date_range(event)
         + f" · {len(arts)} articles, {event.get('independent_sources', '?')} independent sources"
         + f" · languages: {', '.join(event.get('languages') or []) or '?'}"
         + f" · outlets: {', '.join(event.get('outlets') or []) or '?'}"
