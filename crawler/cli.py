@@ -76,6 +76,7 @@ def _check_topic_filter(topic_id: str | None, topics_file: str | None, present: 
 # --- crawl ---------------------------------------------------------------------------------------
 def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: bool = True) -> dict[str, Any] | None:
     from crawler.report import outlet_table, write_run_report
+    from crawler.middlewares import parse_allowed_hosts
     from crawler.runner import CrawlOptions, run_crawl
 
     # Fail before starting the crawl (inside the spider a bad value would surface as a Twisted traceback).
@@ -97,7 +98,10 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
     topic = _topic_or_error(args.topic, topics_file) if args.topic else None
     opts = CrawlOptions(
         outlets_file=args.outlets, db=args.db, only=args.only, since=args.since, until=args.until, urls=args.urls,
-        max_per_outlet=args.max_per_outlet, allow_private=args.allow_private, base_url=base_url, polite=polite,
+        max_per_outlet=args.max_per_outlet, allow_private=args.allow_private == "*",
+        allow_private_hosts=tuple(sorted(parse_allowed_hosts(args.allow_private)))
+        if args.allow_private not in (None, "*") else (),
+        base_url=base_url, polite=polite,
         log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
         topic=topic.id if topic else None, topics_file=topics_file,
     )
@@ -387,8 +391,9 @@ def _crawl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help="SQLite store path")
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder (run reports, events)")
     p.add_argument("--max-per-outlet", type=int, help="fetch at most N new articles per outlet")
-    p.add_argument("--allow-private", action="store_true",
-                   help="allow loopback/private/link-local addresses (local test sites)")
+    p.add_argument("--allow-private", nargs="?", const="*", default=None, metavar="HOST[:PORT],...",
+                   help="allow loopback/private/link-local addresses (local test sites); with a list, only "
+                        "those hosts: a redirect from them to any other private address is still refused")
     p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
 
 

@@ -30,7 +30,7 @@ def run_demo(out: str, verbose: bool = False) -> int:
         print(f"demo: serving {n_outlets} sample outlets at {site.base_url}")
         crawl_args = argparse.Namespace(
             outlets=str(SAMPLE_SITE / "outlets.toml"), only=None, since=None, until=None, topic=None,
-            topics=None, urls=None, db=str(db), out=str(out_dir), max_per_outlet=None, allow_private=True,
+            topics=None, urls=None, db=str(db), out=str(out_dir), max_per_outlet=None, allow_private="*",
             verbose=verbose,
         )
         report = cmd_crawl(crawl_args, base_url=site.base_url, polite=False)

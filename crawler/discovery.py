@@ -16,8 +16,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+import defusedxml.ElementTree
 import feedparser
 import lxml.etree
+from defusedxml import DefusedXmlException
 import lxml.html
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,32 @@ def maybe_gunzip(body: bytes, limit: int = MAX_DECOMPRESSED) -> bytes:
     return out.getvalue()
 
 
+def refuse_xml_attacks(data: bytes) -> None:
+    """Raise DiscoveryError when an XML document declares entities (or external references).
+
+    Feeds and sitemaps have no use for a DTD's entities, while "billion laughs" (nested entity expansion)
+    and external entities (`<!ENTITY x SYSTEM "file:///etc/passwd">`) are attacks on the reader. Documents
+    without a DOCTYPE cannot declare any and are not parsed twice; the others go through defusedxml first.
+    """
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and b"<!DOCTYPE" not in data and b"<!doctype" not in data:
+        return
+    try:
+        defusedxml.ElementTree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        what = "an external entity" if "External" in type(exc).__name__ else "an entity"
+        name = getattr(exc, "name", None)
+        raise DiscoveryError(f"refused: the document declares {what}{f' {name!r}' if name else ''}; feeds and "
+                             "sitemaps need none (entity expansion and external entities are XML attacks)") from None
+    except Exception:  # noqa: BLE001 - malformed XML: the feed or sitemap parser says what is wrong
+        return
+
+
 def parse_feed(body: bytes, feed_url: str) -> list[Discovered]:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed (feedparser), links made absolute."""
     if not body.strip():
         raise DiscoveryError("empty response")
+    refuse_xml_attacks(body)
     parsed = feedparser.parse(body)
     linked = [e for e in parsed.entries if e.get("link") or e.get("links")]
     if not linked and (parsed.bozo or not parsed.get("version")):
@@ -113,6 +137,7 @@ def parse_sitemap_dated(body: bytes, sitemap_url: str) -> tuple[list[tuple[str, 
     data = maybe_gunzip(body)
     if not data.strip():
         raise DiscoveryError("empty sitemap")
+    refuse_xml_attacks(data)
     try:
         root = lxml.etree.fromstring(data, parser=lxml.etree.XMLParser(**_XML_PARSER))
     except lxml.etree.XMLSyntaxError as exc:

@@ -53,11 +53,12 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
             return body.decode(enc), enc, how
         except UnicodeDecodeError:
             pass  # a wrong header is common: try what the page itself says
-    # A declared charset that fails on a handful of bytes (a truncated character, one bad byte in a GB2312
-    # page) is still right: replacing those few bytes beats a guess that garbles the whole page.
+    # A declared charset that fails on a handful of bytes (a truncated character, a few bad bytes in a GB2312
+    # page) is still right: replacing those few bytes beats a guess that garbles the whole page. A page in
+    # another encoding than declared fails on most of its non-ASCII characters, far above this bound.
     for enc, how in declared:
         text = body.decode(enc, errors="replace")
-        if text.count("\ufffd") <= max(3, len(text) // 1000):
+        if text.count("\ufffd") <= max(8, len(text) // 200):
             return text, enc, how
     try:
         return body.decode("utf-8"), "utf-8", "utf-8"
@@ -71,3 +72,35 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
         enc = _lookup(best.encoding) or best.encoding
         return body.decode(enc, errors="replace"), enc, "detected"
     return body.decode("utf-8", errors="replace"), "utf-8", "fallback"
+
+
+# Magic numbers of formats that servers mislabel as text/html (a PDF or an image behind an article URL).
+_MAGIC = (
+    (b"%PDF-", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (or office document)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"), (b"RIFF", "a RIFF (WebP, WAV, AVI) file"), (b"\x1f\x8b", "gzip data"),
+    (b"ID3", "an MP3 file"), (b"OggS", "an Ogg file"), (b"\x00\x00\x01\x00", "an icon"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"), (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x7fELF", "an executable"), (b"wOFF", "a web font"), (b"wOF2", "a web font"),
+)
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What a body is when it is not text at all ("a PDF document", "binary data"), else None.
+
+    Checked before extraction, whatever the Content-Type says: extracting a PDF or an image as HTML stores
+    garbage as an article. Text in UTF-16 (with its BOM) has NUL bytes and is still text.
+    """
+    head = body.lstrip(b" \t\r\n")[:1024]
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    sample = body[:4096]
+    if sample.count(b"\x00") > 0:
+        return "binary data (NUL bytes)"
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    if sample and controls > len(sample) // 20:
+        return "binary data (control bytes)"
+    return None

@@ -16,7 +16,7 @@ import lxml.html
 import trafilatura
 from htmldate import find_date
 
-from crawler.encoding import decode_html
+from crawler.encoding import binary_kind, decode_html
 from dedupe.chinese import HAN_RE
 from dedupe.language import detect_language
 
@@ -258,6 +258,8 @@ def extract_article(
     hints = hints or Hints()
     encoding = None
     if isinstance(page, bytes):
+        if binary_kind(page):
+            return Extracted("not_html", url)
         html, encoding, _how = decode_html(page, content_type)
     else:
         html = page

@@ -1,4 +1,13 @@
-"""Downloader middleware: refuse requests (and redirects) to addresses that are not public."""
+"""Refuse requests (and redirects) to addresses that are not public; retries with back-off.
+
+Server-side request forgery defence in two places: the downloader middleware checks every request's URL
+(scheme, literal address, what the name resolves to) before anything is sent, redirects included (each
+redirect is a new request through it); the DNS resolver checks the address again when the connection is
+made, so a name that resolved to a public address for the check and to a private one a moment later (DNS
+rebinding) is refused too. `--allow-private` lifts both; `--allow-private HOST[:PORT],...` lifts them for
+those hosts only (a local test site, an intranet outlet), so a redirect from there to anywhere else private
+is still refused.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -15,12 +24,32 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet.error import DNSLookupError
 
 log = logging.getLogger(__name__)
 
 
 class RefusedAddress(IgnoreRequest):
     """The URL's host is (or resolves to) a loopback, private, link-local or otherwise non-public address."""
+
+
+class RefusedAtConnection(DNSLookupError):
+    """The resolver refused a non-public answer when connecting.
+
+    Twisted turns any resolver failure into "no results for hostname lookup", so the refusal is also kept in
+    `REFUSED_AT_CONNECTION` (name -> address): the retry middleware does not retry it and the spider's
+    errback records it as `refused` and counts it (the resolver is shared by the process and has no stats).
+    """
+
+
+REFUSED_AT_CONNECTION: dict[str, str] = {}
+
+
+def refused_at_connection(url: str) -> str | None:
+    """The non-public address the URL's host resolved to when the resolver refused it, or None."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    return REFUSED_AT_CONNECTION.get(host)
 
 
 @lru_cache(maxsize=4096)
@@ -31,14 +60,41 @@ def _resolve(host: str) -> tuple[str, ...]:
         return ()
 
 
-def non_public_reason(url: str) -> str | None:
-    """Why a URL must not be fetched without --allow-private, or None when it is fine."""
+def parse_allowed_hosts(value: str | None) -> frozenset[str]:
+    """`127.0.0.1:8080, intranet.example` -> {'127.0.0.1:8080', 'intranet.example'} (lower case, no brackets)."""
+    out = set()
+    for part in (value or "").split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part.startswith("["):  # [::1]:8080
+            host, _, port = part[1:].partition("]")
+            part = f"{host}{port}"
+        out.add(part)
+    return frozenset(out)
+
+
+def _host_allowed(host: str, port: int | None, allowed: frozenset[str]) -> bool:
+    return bool(allowed) and (host in allowed or (port is not None and f"{host}:{port}" in allowed))
+
+
+def non_public_reason(url: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why a URL must not be fetched without --allow-private, or None when it is fine.
+
+    `allowed`: hosts (`name` or `name:port`) exempt from the check, from `--allow-private HOSTS`.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return f"scheme {parts.scheme!r} is not http(s)"
-    host = (parts.hostname or "").strip("[]")
+    host = (parts.hostname or "").strip("[]").lower()
     if not host:
         return "no host"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "invalid port"
+    if _host_allowed(host, port, allowed):
+        return None
     try:
         addresses: tuple[str, ...] = (str(ipaddress.ip_address(host)),)
     except ValueError:
@@ -52,25 +108,69 @@ def non_public_reason(url: str) -> str | None:
     return None
 
 
+def _allow_settings(settings: Any) -> tuple[bool, frozenset[str]]:
+    hosts = settings.get("NEWSDEDUPE_ALLOW_PRIVATE_HOSTS") or ()
+    if isinstance(hosts, str):
+        hosts = (hosts,)
+    return settings.getbool("NEWSDEDUPE_ALLOW_PRIVATE"), parse_allowed_hosts(",".join(hosts))
+
+
 class PublicAddressMiddleware:
-    def __init__(self, allow_private: bool, crawler: Crawler) -> None:
+    def __init__(self, allow_private: bool, crawler: Crawler, allowed_hosts: frozenset[str] = frozenset()) -> None:
         self.allow_private = allow_private
+        self.allowed_hosts = allowed_hosts
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublicAddressMiddleware:
-        return cls(crawler.settings.getbool("NEWSDEDUPE_ALLOW_PRIVATE"), crawler)
+        allow_all, hosts = _allow_settings(crawler.settings)
+        return cls(allow_all, crawler, hosts)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> Any:
         if self.allow_private:
             return None
-        reason = non_public_reason(request.url)
+        reason = non_public_reason(request.url, self.allowed_hosts)
         if reason:
             if self.stats:
                 self.stats.inc_value("newsdedupe/refused_non_public")
             log.warning("refused %s: %s (use --allow-private for local test sites)", request.url, reason)
             raise RefusedAddress(reason)
         return None
+
+
+class PublicOnlyResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver that refuses non-public answers when the connection is made (DNS_RESOLVER)."""
+
+    allow_all = False
+    allowed_hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> PublicOnlyResolver:
+        # Scrapy builds the resolver once per process, from the CrawlerProcess (settings, no stats).
+        resolver = super().from_crawler(crawler, reactor)
+        resolver.allow_all, resolver.allowed_hosts = _allow_settings(crawler.settings)
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:  # noqa: N802 - Twisted's interface
+        d = super().getHostByName(name, timeout)
+        if self.allow_all:
+            return d
+        return d.addCallback(self.check, name)
+
+    def check(self, address: str, name: str) -> str:
+        """The resolved address, or RefusedAddress when it is not public (and the name is not allowed)."""
+        host = name.strip("[]").lower()
+        if host in self.allowed_hosts or any(h.rpartition(":")[0] == host for h in self.allowed_hosts):
+            return address
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            return address
+        if ip.is_global:
+            return address
+        log.warning("refused connection to %s: it resolved to non-public address %s", name, address)
+        REFUSED_AT_CONNECTION[host] = address
+        raise RefusedAtConnection(f"{name} resolves to non-public address {address} (at connection time)")
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -102,6 +202,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
     async def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> Any:
+        if refused_at_connection(request.url):
+            return None  # refused by our own resolver: asking again gives the same answer
         result = super().process_exception(request, exception)
         if isinstance(result, Request) and self.base > 0:
             await asyncio.sleep(self._delay(result, None))

@@ -22,6 +22,7 @@ class CrawlOptions:
     topic: str | None = None  # a topic id of `topics_file`: a topic crawl
     topics_file: str = "topics.toml"
     allow_private: bool = False
+    allow_private_hosts: tuple[str, ...] = ()  # allow only these non-public hosts (`name` or `name:port`)
     base_url: str | None = None  # substituted for {{BASE}} in the outlets file (demo and tests)
     polite: bool = True  # False for local fixture sites: no delays, no AutoThrottle
     log_level: str = "WARNING"
@@ -35,6 +36,7 @@ def crawl_settings(opts: CrawlOptions) -> Any:
     settings.setmodule("crawler.settings", priority="project")
     settings.set("NEWSDEDUPE_DB", opts.db, priority="cmdline")
     settings.set("NEWSDEDUPE_ALLOW_PRIVATE", opts.allow_private, priority="cmdline")
+    settings.set("NEWSDEDUPE_ALLOW_PRIVATE_HOSTS", list(opts.allow_private_hosts), priority="cmdline")
     settings.set("LOG_LEVEL", opts.log_level, priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     if not opts.polite:

@@ -28,6 +28,9 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 starts an HTTP server that runs Python code sent to it (for its MCP server): a crawler that
+# reads pages written by anyone has no use for a code-execution endpoint on the machine.
+REMOTE_CONTROL_ENABLED = False
 HTTPERROR_ALLOW_ALL = False
 
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubled for each further one
@@ -52,6 +55,9 @@ ITEM_PIPELINES = {
 # newsdedupe's own settings.
 NEWSDEDUPE_DB = "outputs/newsdedupe.sqlite3"
 NEWSDEDUPE_ALLOW_PRIVATE = False
+NEWSDEDUPE_ALLOW_PRIVATE_HOSTS: list[str] = []  # `--allow-private HOST[:PORT],...`: only these
+# Checks every connection's resolved address too (DNS rebinding), not only the URL before the request.
+TWISTED_DNS_RESOLVER = "crawler.middlewares.PublicOnlyResolver"
 
 LOG_FORMATTER = "crawler.logformatter.NewsLogFormatter"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

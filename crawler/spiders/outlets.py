@@ -29,9 +29,10 @@ from crawler.discovery import (
     parse_sitemap_dated,
     sitemap_period,
 )
+from crawler.encoding import binary_kind
 from crawler.extraction import Hints, extract_article
 from crawler.items import ArticleItem
-from crawler.middlewares import RefusedAddress
+from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
 from crawler.storage import Store, article_id_for, now_iso
 from crawler.topics import Topic, find_topic
@@ -508,9 +509,13 @@ class OutletsSpider(scrapy.Spider):
         final = canonicalize(response.url)
         self.count(outlet, "fetched")
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        if "html" not in content_type.lower() and not response.body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
+        binary = binary_kind(response.body)
+        if binary or ("html" not in content_type.lower()
+                      and not response.body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))):
             status = "not_html"
             extracted = None
+            log.warning("%s: not an HTML page (%s, served as %r; outlet %s)", response.url,
+                        binary or "no HTML markup", content_type or "no Content-Type", outlet.id if outlet else "-")
         else:
             extracted = extract_article(response.body, response.url, response.meta.get("hints"), content_type)
             status = extracted.status
@@ -556,6 +561,9 @@ class OutletsSpider(scrapy.Spider):
             log.warning("HTTP %s for %s (outlet %s)", code, request.url, outlet.id if outlet else "-")
         elif failure.check(RefusedAddress):
             status = "refused"
+        elif refused_at_connection(request.url):
+            status = "refused"  # our resolver refused a non-public answer (DNS rebinding, or a name to hide one)
+            self.crawler.stats.inc_value("newsdedupe/refused_non_public")
         elif failure.check(DownloadCancelledError) and "max size" in str(failure.value):
             status = "too_large"
             log.warning("%s: larger than DOWNLOAD_MAXSIZE, not stored (outlet %s)", request.url,
