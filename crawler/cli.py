@@ -274,8 +274,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
-    record = extract_article(body, args.url or Path(args.file).resolve().as_uri())
-    print(json.dumps(record.to_dict(), ensure_ascii=False, indent=2))
+    record = extract_article(body, args.url or Path(args.file).resolve().as_uri()).to_dict()
+    record["extraction_status"] = record["status"]  # the articles' field name; `status` kept for older scripts
+    print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
 
 

@@ -123,6 +123,7 @@ def parse_feed(body: bytes, feed_url: str) -> list[Discovered]:
     return out
 
 
+_CLOSED_LOC = re.compile(rb"</(?:[\w.-]+:)?loc\s*>")
 _XML_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)
 
 
@@ -138,12 +139,19 @@ def parse_sitemap_dated(body: bytes, sitemap_url: str) -> tuple[list[tuple[str, 
     if not data.strip():
         raise DiscoveryError("empty sitemap")
     refuse_xml_attacks(data)
+    parser = lxml.etree.XMLParser(**_XML_PARSER)
     try:
-        root = lxml.etree.fromstring(data, parser=lxml.etree.XMLParser(**_XML_PARSER))
+        root = lxml.etree.fromstring(data, parser=parser)
     except lxml.etree.XMLSyntaxError as exc:
         raise DiscoveryError(f"not valid XML: {exc}") from exc
     if root is None:
         raise DiscoveryError("not valid XML")
+    # Recovered from broken XML (a truncated download, say): only <loc>s that were closed are whole URLs.
+    closed = len(_CLOSED_LOC.findall(data)) if len(parser.error_log) else None
+    if closed is not None:
+        first = parser.error_log[0]
+        log.warning("%s: malformed sitemap (line %s: %s); reading the %d complete entries", sitemap_url,
+                    first.line, first.message, closed)
     tag = lxml.etree.QName(root).localname
     children: list[tuple[str, str | None]] = []
     urls: list[Discovered] = []
@@ -153,7 +161,7 @@ def parse_sitemap_dated(body: bytes, sitemap_url: str) -> tuple[list[tuple[str, 
                 parent = loc.getparent()
                 lastmod = parent.findtext("{*}lastmod") if parent is not None else None
                 children.append((urljoin(sitemap_url, loc.text.strip()), (lastmod or "").strip() or None))
-        return children, urls
+        return children[:closed] if closed is not None else children, urls
     if tag != "urlset":
         raise DiscoveryError(f"root element <{tag}> is neither <urlset> nor <sitemapindex>")
     for url_el in root.iter("{*}url"):
@@ -178,7 +186,7 @@ def parse_sitemap_dated(body: bytes, sitemap_url: str) -> tuple[list[tuple[str, 
                 Discovered(url=urljoin(sitemap_url, loc.text.strip()), via="sitemap", source=sitemap_url,
                            published=(lastmod or "").strip() or None)
             )
-    return children, urls
+    return children, urls[:closed] if closed is not None else urls
 
 
 def _parse_page(html: str, page_url: str) -> tuple[Any, str] | None:

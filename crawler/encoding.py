@@ -98,9 +98,13 @@ def binary_kind(body: bytes) -> str | None:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     sample = body[:4096]
-    if sample.count(b"\x00") > 0:
+    nuls = sample.count(b"\x00")
+    if nuls > len(sample) // 100:
+        # UTF-16 text without a BOM has NULs in every other byte (ASCII characters); binary data is not so regular.
+        if nuls >= len(sample) // 3 and (sample[0::2].count(b"\x00") > 0.9 * nuls or sample[1::2].count(b"\x00") > 0.9 * nuls):
+            return None
         return "binary data (NUL bytes)"
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    controls = sum(1 for b in sample if b < 32 and b not in (0, 9, 10, 12, 13, 27))
     if sample and controls > len(sample) // 20:
         return "binary data (control bytes)"
     return None

@@ -6,6 +6,8 @@ then the page's declared language as a fallback.
 """
 from __future__ import annotations
 
+import re
+
 import logging
 import threading
 from dataclasses import dataclass
@@ -72,6 +74,9 @@ def _langdetect(text: str) -> str | None:
     return code
 
 
+_NOT_WORDS = re.compile(r"[A-Za-z0-9+/=_-]{41,}")
+
+
 def detect_language(text: str, title: str | None = None, declared: str | None = None) -> LanguageDecision:
     """Decide the language of an article (or a headline) from its text, title and declared tag.
 
@@ -82,7 +87,9 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     Returns:
         The language tag and how it was decided.
     """
-    sample = f"{title or ''}\n{text or ''}".strip()
+    # ASCII runs longer than any word (base64 blobs, hashes, "xxxx…" filler) are not language: langdetect
+    # reads a page made mostly of one as Somali.
+    sample = _NOT_WORDS.sub(" ", f"{title or ''}\n{text or ''}").strip()
     declared_tag = normalise_tag(declared)
     if not sample:
         if declared_tag:

@@ -129,6 +129,18 @@ def read_articles_jsonl(path: str | Path, problems: list[InputProblem]) -> Itera
         if not isinstance(obj["text"], str):
             problems.append(InputProblem(source, lineno, "field 'text' must be a string"))
             continue
+        for key in ("title", "url", "language", "published", "outlet"):
+            value = obj.get(key)
+            if value is not None and not isinstance(value, str):
+                problems.append(InputProblem(source, lineno, f"field {key!r} must be a string, not "
+                                             f"{type(value).__name__}; ignored"))
+                obj = {k: v for k, v in obj.items() if k != key}
+        topics = obj.get("topics")
+        if topics is not None and not isinstance(topics, str) and not (
+            isinstance(topics, list) and all(isinstance(t, str) for t in topics)
+        ):
+            problems.append(InputProblem(source, lineno, "field 'topics' must be a list of strings; ignored"))
+            obj = {k: v for k, v in obj.items() if k != "topics"}
         rid = str(obj["id"])
         if rid in seen:
             problems.append(InputProblem(source, lineno, f"duplicate id {rid!r}; the first one is kept"))
