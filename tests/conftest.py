@@ -208,3 +208,26 @@ def streetlight_texts() -> dict[str, str]:
         "zh_hant": ZH_HANT_STORY,
         "lookalike": LOOKALIKE_STORY,
     }
+
+
+# --- headless Chromium (HTML report, Label Studio task views) ------------------------------------------
+CHROMIUM = os.environ.get("NEWSDEDUPE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (skipped without it, except under CI)."""
+    if not CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: scripts/test.sh installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei; scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

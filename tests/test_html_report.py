@@ -7,9 +7,6 @@ on a phone-sized screen; no request leaves the file; hostile text stays text.
 """
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +14,6 @@ import pytest
 from conftest import copy_store, read_jsonl, run_cli
 
 from dedupe.htmlreport import render_report
-
-CHROMIUM = os.environ.get("NEWSDEDUPE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/test.sh installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei; scripts/test.sh does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from crawler.discovery import (
@@ -60,6 +61,7 @@ def parse_since(value: str | None) -> date | None:
 
 class OutletsSpider(scrapy.Spider):
     name = "outlets"
+    maxsize = 0  # DOWNLOAD_MAXSIZE, set in from_crawler
 
     def __init__(
         self,
@@ -113,7 +115,14 @@ class OutletsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.store = Store(crawler.settings.get("NEWSDEDUPE_DB"))
+        spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
         return spider
+
+    def count_bytes(self, data: bytes, request: scrapy.Request, spider: Any) -> None:
+        """Bytes received per request: Scrapy cancels a body without Content-Length that passes DOWNLOAD_MAXSIZE
+        with a bare (message-less) cancellation, which only this count tells apart from any other."""
+        request.meta["received_bytes"] = request.meta.get("received_bytes", 0) + len(data)
 
     def closed(self, reason: str) -> None:
         if self.store:
@@ -564,15 +573,21 @@ class OutletsSpider(scrapy.Spider):
         elif refused_at_connection(request.url):
             status = "refused"  # our resolver refused a non-public answer (DNS rebinding, or a name to hide one)
             self.crawler.stats.inc_value("newsdedupe/refused_non_public")
-        elif failure.check(DownloadCancelledError) and "max size" in str(failure.value):
+        elif (failure.check(DownloadCancelledError) and "max size" in str(failure.value)) or (
+            failure.check(IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(failure.value)
+        ) or (failure.check(DownloadCancelledError, CancelledError)
+              and request.meta.get("received_bytes", 0) > self.maxsize > 0):
+            # Too large as sent, or once decompressed (a gzip bomb behind Content-Encoding).
             status = "too_large"
-            log.warning("%s: larger than DOWNLOAD_MAXSIZE, not stored (outlet %s)", request.url,
+            log.warning("%s: larger than DOWNLOAD_MAXSIZE (%d bytes)%s, not stored (outlet %s)", request.url,
+                        self.maxsize, " once decompressed" if failure.check(IgnoreRequest) else "",
                         outlet.id if outlet else "-")
         elif "robots.txt" in str(failure.value):
             status = "blocked_by_robots"
         else:
             status = "error"
-            log.warning("%s: %s (outlet %s)", request.url, failure.getErrorMessage(), outlet.id if outlet else "-")
+            log.warning("%s: %s (outlet %s)", request.url, failure.getErrorMessage() or failure.type.__name__,
+                        outlet.id if outlet else "-")
         if is_article:
             self.count(outlet, f"dropped_{status}" if status != "error" else "errors")
             if self.store is not None:
