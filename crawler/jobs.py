@@ -44,14 +44,16 @@ def group_store(
         must, cannot = store.label_pairs()
         result = group(records, config, previous=store.assignments(), signatures=stored, progress=progress,
                        constraints=Constraints.of(must, cannot))
-        store.save_signatures(
-            (aid, s.fingerprint, s.text_hash, s.size, s.data) for aid, s in result.new_signatures.items()
-        )
-        store.save_assignments(
-            (m.article.id, m.story_id, e.event_id) for e in result.events for m in e.members
-        )
         events = [event_to_dict(e) for e in newest_first(result.events)]
-        store.replace_events(events)
+        # One transaction: a run killed while saving leaves the previous grouping whole, never half of each.
+        with store.transaction():
+            store.save_signatures(
+                (aid, s.fingerprint, s.text_hash, s.size, s.data) for aid, s in result.new_signatures.items()
+            )
+            store.save_assignments(
+                (m.article.id, m.story_id, e.event_id) for e in result.events for m in e.members
+            )
+            store.replace_events(events)
     path = Path(out_dir) / "events.jsonl"
     write_jsonl(events, path)
     return result, path
