@@ -498,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_group(args)
             return _locked(args, lambda: cmd_group(args))
         if args.command == "export":
-            return cmd_export(args)
+            # --only-new records what it sent: two at once could both send the same events.
+            return _locked(args, lambda: cmd_export(args)) if args.only_new else cmd_export(args)
         if args.command == "run":
             return _locked(args, lambda: cmd_run(args))
         if args.command == "extract":

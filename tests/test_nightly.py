@@ -100,3 +100,34 @@ def test_unchanged_feed_still_yields_what_an_interrupted_run_left(tmp_path: Path
     with sqlite3.connect(db) as conn:
         urls = [r[0] for r in conn.execute("SELECT canonical_url FROM articles WHERE outlet = 'lantau'")]
     assert len(urls) == len(set(urls)) == 3, urls
+
+
+def test_two_overlapping_nightly_runs_one_skips_with_a_message_the_other_completes(tmp_path: Path) -> None:
+    """Two real `run`s on one store, the second started while the first crawls a slow site."""
+    from conftest import finish_cli, start_cli
+
+    with FixtureSite(FIXTURE_SITE, delay=0.1) as site:
+        outlets = tmp_path / "outlets.toml"
+        outlets.write_text(site.render("outlets.toml"), encoding="utf-8")
+        db = tmp_path / "store.sqlite3"
+        args = ["run", "--outlets", outlets, "--db", db, "--allow-private"]
+        first = start_cli(*args, "--out", tmp_path / "first")
+        deadline = time.monotonic() + 60
+        while not site.requests and time.monotonic() < deadline:  # the first run has started crawling
+            time.sleep(0.05)
+        assert first.poll() is None, "the first run ended before the second started"
+        second = run_cli(*args, "--out", tmp_path / "second")
+        done = finish_cli(first, timeout=300)
+    assert second.returncode == 75, second.stderr
+    assert "skipping this run" in second.stderr and f"pid {first.pid}" in second.stderr
+    assert not (tmp_path / "second" / "events.jsonl").exists()
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db)
+    try:
+        urls = [r[0] for r in conn.execute("SELECT canonical_url FROM articles")]
+    finally:
+        conn.close()
+    assert urls and len(urls) == len(set(urls))
+    # The lock is free again: a third run goes ahead.
+    third = run_cli("export", "--db", db, "--format", "jsonl", "--only-new", "--out", tmp_path / "third")
+    assert third.returncode == 0, third.stderr
