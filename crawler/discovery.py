@@ -8,9 +8,9 @@ from __future__ import annotations
 import calendar
 import gzip
 import io
+import logging
 import re
 import zlib
-import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,8 +19,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import defusedxml.ElementTree
 import feedparser
 import lxml.etree
-from defusedxml import DefusedXmlException
 import lxml.html
+from defusedxml import DefusedXmlException
 
 log = logging.getLogger(__name__)
 

@@ -151,7 +151,7 @@ class PublicOnlyResolver(CachingThreadedResolver):
         resolver.allow_all, resolver.allowed_hosts = _allow_settings(crawler.settings)
         return resolver
 
-    def getHostByName(self, name: str, timeout: Any = ()) -> Any:  # noqa: N802 - Twisted's interface
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:
         d = super().getHostByName(name, timeout)
         if self.allow_all:
             return d

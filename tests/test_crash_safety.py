@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import TESTS, finish_cli, read_jsonl, run_cli, start_cli
+
 from crawler.sitesrv import FixtureSite
 from crawler.storage import Store, article_id_for, now_iso
 

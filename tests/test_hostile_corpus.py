@@ -9,13 +9,13 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-
+import tomllib
 from conftest import TESTS, encoding_family, read_jsonl, run_cli
+
 from crawler.discovery import DiscoveryError, parse_feed, parse_sitemap
 from crawler.extraction import extract_article
 from crawler.outlets import OutletsFileError, load_outlets

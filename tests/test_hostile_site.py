@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import TESTS, query, run_cli
+
 from crawler.settings import DOWNLOAD_MAXSIZE
 
 CORPUS = TESTS / "fixtures" / "hostile"
