@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import resource
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,6 +214,24 @@ def outlet_file(site: HostileSite, path: Path) -> Path:
     return path
 
 
+MEASURED = ("import resource, sys\nfrom crawler.cli import main\nrc = main(sys.argv[1:])\n"
+            "print(f'peak-rss-kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+            "sys.exit(rc)")
+
+
+def run_measured(*args: Any) -> subprocess.CompletedProcess[str]:
+    """The command line in a subprocess that reports its own peak memory on its last stderr line."""
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, "-c", MEASURED, *(str(a) for a in args)], capture_output=True,
+                          text=True, encoding="utf-8", errors="replace", timeout=300, env=env)
+
+
+def peak_rss_mb(proc: subprocess.CompletedProcess[str]) -> float:
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("peak-rss-kb "), proc.stderr[-2000:]
+    return int(line.split()[1]) / 1024
+
+
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
     work = tmp_path_factory.mktemp("hostile")
@@ -223,12 +243,12 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
         db = work / "store.sqlite3"
         args = ["crawl", "--outlets", outlets, "--db", db, "--out", work / "out",
                 "--allow-private", f"127.0.0.1:{site.server.port}"]
-        first = run_cli(*args, timeout=300)
+        first = run_measured(*args)
         site.truncate = False
-        second = run_cli(*args, timeout=300)
+        second = run_measured(*args)
         reports = sorted((work / "out" / "runs").glob("*.json"))
         report = json.loads(reports[0].read_text(encoding="utf-8"))
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        rss = max(peak_rss_mb(first), peak_rss_mb(second))
         yield Crawled(site, work, db, first, second, report, rss)
     finally:
         site.stop()
