@@ -33,7 +33,7 @@ from crawler.extraction import Hints, extract_article
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress
 from crawler.outlets import Outlet, load_outlets
-from crawler.storage import Store, article_id_for, now_iso
+from crawler.storage import Store, article_id_for, now_iso, open_store
 from crawler.topics import Topic, find_topic
 from crawler.urls import canonicalize, looks_like_article
 from dedupe.records import parse_date
@@ -111,7 +111,7 @@ class OutletsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.store = Store(crawler.settings.get("NEWSDEDUPE_DB"))
+        spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         return spider
 
     def closed(self, reason: str) -> None:
