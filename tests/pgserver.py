@@ -57,7 +57,7 @@ class PostgresServer:
             self.as_user = [runuser, "-u", "postgres", "--"]
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} failed: {proc.stdout[-1500:]} {proc.stderr[-1500:]}")
         return proc
@@ -82,7 +82,7 @@ class PostgresServer:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, timeout=60)
+                            "-w", "stop"], capture_output=True, timeout=60, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
