@@ -333,3 +333,13 @@ def test_pg_lock_skips_a_second_run_and_is_not_left_behind_by_a_killed_one(pg_ur
     after = run_cli("group", "--db", pg_url, "--out", tmp_path / "out")
     assert after.returncode == 0, after.stderr
     assert (tmp_path / "out" / "events.jsonl").exists()
+
+
+def test_a_second_crawl_on_the_same_machine_is_skipped_but_grouping_goes_on(pg_url: str, tmp_path: Path) -> None:
+    with store_lock(pg_url, "crawl"):
+        for command in ("crawl", "run"):
+            skipped = run_cli(command, "--db", pg_url, "--outlets", tmp_path / "none.toml", "--out", tmp_path)
+            assert skipped.returncode == 75, skipped.stderr
+            assert "holds the crawl@" in skipped.stderr and "skipping this run" in skipped.stderr
+        grouped = run_cli("group", "--db", pg_url, "--out", tmp_path / "out")
+        assert grouped.returncode == 0, grouped.stderr
