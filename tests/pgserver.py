@@ -59,7 +59,7 @@ class PostgresServer:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed: {proc.stdout[-1500:]} {proc.stderr[-1500:]}")
+            raise RuntimeError(f"{Path(args[0]).name} failed: {proc.stdout[-1500:]} {proc.stderr[-1500:]}")
         return proc
 
     def start(self) -> None:
