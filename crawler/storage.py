@@ -175,7 +175,6 @@ class Dialect:
     """SQLite: the SQL as written (`?` placeholders, json_extract/json_each, rowid)."""
 
     name = "sqlite"
-    begin = "BEGIN IMMEDIATE"
     # Stored articles in the order they were committed: what `export --only-new` keeps its watermark on.
     order_column = "rowid"
 
@@ -204,7 +203,6 @@ class PostgresDialect(Dialect):
     an identity column `seq` standing in for SQLite's rowid."""
 
     name = "postgresql"
-    begin = "BEGIN"
     order_column = "seq"
 
     def sql(self, query: str) -> str:
@@ -334,11 +332,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def display(self) -> str:
-        """The store's name as it may be printed (a URL's password masked)."""
-        return display_db(self.path)
 
     def _run(self, query: str, args: Any = ()) -> Any:
         """Execute one statement written with `?` placeholders; returns the cursor."""
@@ -482,7 +475,7 @@ class Store:
         }
         columns = ", ".join(self.ARTICLE_COLUMNS)
         placeholders = ", ".join("?" * len(self.ARTICLE_COLUMNS))
-        args = tuple(values.get(c) for c in self.ARTICLE_COLUMNS)
+        args = tuple(values[c] for c in self.ARTICLE_COLUMNS)
         if self.dialect is SQLITE:
             # One writer at a time (BEGIN IMMEDIATE), so rowids grow in commit order.
             sql = f"INSERT OR IGNORE INTO articles({columns}) VALUES ({placeholders})"
