@@ -73,6 +73,25 @@ def test_article_stored_first_by_another_process_is_not_stored_again(db: str) ->
         assert second.count_articles() == 1
 
 
+def test_only_new_watermark_never_passes_over_an_article_committed_late(db: str) -> None:
+    """Writer A stores X but has not committed; writer B stores Y meanwhile. An exporter reading in between must
+    not see Y before X, or its watermark would pass X for good: B waits for A, so storing order is commit order."""
+    x, y = record(11), record(12)
+    with open_store(db) as a, open_store(db) as b, open_store(db) as reader:
+        done = threading.Event()
+        with a.transaction():
+            a.add_article(x)
+            writer = threading.Thread(target=lambda: (b.add_article(y), done.set()))
+            writer.start()
+            writer.join(timeout=1.0)
+            assert not done.is_set(), "a second writer must wait for the first one's commit"
+            assert list(reader.articles_after(0)) == []
+        writer.join(timeout=60)
+        assert done.is_set()
+        seen = [(mark, art.id) for mark, art in reader.articles_after(0)]
+        assert [aid for _, aid in seen] == [x["id"], y["id"]] and seen[0][0] < seen[1][0]
+
+
 def test_articles_filtered_by_date_and_topic_in_id_order(store: Store) -> None:
     recs = [record(n, topics=["t1"] if n % 2 else []) for n in range(1, 7)]
     recs[0]["published"] = None  # falls back to its fetch date
