@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
+from crawler.storage import display_db, is_postgres_url
 
 if TYPE_CHECKING:
     from crawler.topics import Topic
 
 DEFAULT_DB = "outputs/newsdedupe.sqlite3"
+DB_HELP = "the store: a SQLite file path, or a postgresql://user@host/db URL for a store shared by several machines"
 DEFAULT_OUT = "outputs"
 
 log = logging.getLogger("newsdedupe")
@@ -85,6 +87,10 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
     parse_since(args.since)
     if args.until and _since_date(args.until) is None:
         raise ValueError(f"--until {args.until!r} is not a date like 2025-01-31")
+    if is_postgres_url(args.db):
+        from crawler.storage import open_store
+
+        open_store(args.db).close()  # an unreachable server is one clear line, not a traceback from the spider
     outlets: list[Any] = []
     if not args.urls:
         outlets, n_problems = _load_outlets_or_report(args.outlets, base_url)
@@ -105,7 +111,7 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
         log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
         topic=topic.id if topic else None, topics_file=topics_file,
     )
-    _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {args.db}")
+    _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {display_db(args.db)}")
     report = run_crawl(opts)
     path = write_run_report(report, Path(args.out) / "runs")
     _say(outlet_table(report["outlets"], topic=opts.topic))
@@ -118,7 +124,7 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
              f"fetching, {total('fetched')} fetched, {total('topic_matched')} matched, {total('topic_rejected')} "
              f"rejected; {total('topic_tagged')} already stored articles tagged; "
              f"{total('search_pages')} search pages read")
-    _say(f"crawl: {stored} new articles stored in {args.db}; {report['requests']} requests; "
+    _say(f"crawl: {stored} new articles stored in {display_db(args.db)}; {report['requests']} requests; "
          f"{report['robots_forbidden']} forbidden by robots.txt; {report['refused_non_public']} refused "
          f"(non-public address); report {path}")
     return report
@@ -168,11 +174,11 @@ def _since_date(value: str | None) -> str | None:
 
 
 def _store_topics(db: str) -> set[str]:
-    from crawler.storage import Store
+    from crawler.storage import open_store
 
-    if not Path(db).exists():
+    if not is_postgres_url(db) and not Path(db).exists():
         return set()
-    with Store(db) as store:
+    with open_store(db) as store:
         return store.topic_ids()
 
 
@@ -228,7 +234,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
          f"without a submitted annotation; {summary['articles_split_off']} articles marked as not belonging, "
          f"{summary['events_broken_up']} events broken up, {summary['events_confirmed']} confirmed; "
          f"{summary['must_links']} must-links and {summary['cannot_links']} cannot-links "
-         f"({summary['pairs_changed']} new or changed) recorded in {args.db}. The next `newsdedupe group` "
+         f"({summary['pairs_changed']} new or changed) recorded in {display_db(args.db)}. The next `newsdedupe group` "
          "(or `run`) applies them.")
     return 0
 
@@ -389,7 +395,7 @@ def _crawl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topic", help="a topic crawl: fetch and store only articles matching this topic id")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML)")
     p.add_argument("--urls", help="file of article URLs, one per line (no outlet discovery)")
-    p.add_argument("--db", default=DEFAULT_DB, help="SQLite store path")
+    p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder (run reports, events)")
     p.add_argument("--max-per-outlet", type=int, help="fetch at most N new articles per outlet")
     p.add_argument("--allow-private", nargs="?", const="*", default=None, metavar="HOST[:PORT],...",
@@ -419,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("group", help="build stories and candidate events; write events.jsonl")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--db", default=DEFAULT_DB)
+    src.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     src.add_argument("--input", help="articles JSONL instead of the store")
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--since", help="only articles published since this date or duration")
@@ -427,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
-    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     p.add_argument("--format", required=True, choices=["jsonl", "articles", "label-studio", "html"])
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--only-new", action="store_true",
@@ -469,16 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")
     p.add_argument("action", choices=["import"])
     p.add_argument("file")
-    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     return parser
 
 
 def _locked(args: argparse.Namespace, job: Any) -> int:
-    """Run a job that writes the store while holding the store's run lock."""
-    from crawler.lock import EXIT_SKIPPED, AlreadyRunning, RunLock
+    """Run a job that writes the store while holding the store's run lock (on PostgreSQL the named locks of
+    `crawler.lock.lock_names` for this command)."""
+    from crawler.lock import EXIT_SKIPPED, AlreadyRunning, store_lock
 
     try:
-        with RunLock(args.db):
+        with store_lock(args.db, args.command, getattr(args, "redis", None)):
             return int(job())
     except AlreadyRunning as exc:
         print(f"newsdedupe: {exc}", file=sys.stderr)

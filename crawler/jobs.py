@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.storage import Store
+from crawler.storage import Store, open_store
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints
 from dedupe.grouping import GroupingResult, StoredSignature, group
@@ -36,7 +36,7 @@ def group_store(
     """Group the stored articles (only a topic's with `topic`), keeping ids stable and reusing stored
     signatures; write events.jsonl."""
     config = config or GroupingConfig()
-    with Store(db) as store:
+    with open_store(db) as store:
         records = records_from_store(store, since, topic)
         stored = {
             aid: StoredSignature(fp, th, size, data) for aid, (fp, th, size, data) in store.signatures().items()
@@ -146,7 +146,7 @@ def export(
     out = Path(out_dir)
     if fmt == "html" and limit is None:
         limit = HTML_LIMIT
-    with Store(db) as store:
+    with open_store(db) as store:
         if fmt == "articles":
             return _export_articles(store, out, only_new, topic)
         events, skipped, digests = _select_events(store, fmt, only_new, topic, limit)
@@ -228,7 +228,7 @@ def import_labels(db: str, path: str | Path) -> dict[str, Any]:
     decisions, problems, unlabelled = read_label_studio_export(path)
     rows = decisions_pairs(decisions)
     imported = now_iso()
-    with Store(db) as store:
+    with open_store(db) as store:
         changed = store.save_label_pairs(
             (kind, a, b, d.event_id, d.annotator, d.decided or imported, str(path)) for kind, a, b, d in rows
         )

@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
-from crawler.storage import Store
+from crawler.storage import Store, open_store
 from crawler.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class TopicPipeline:
 
     def open_spider(self, spider: Spider | None = None) -> None:
         if self._topic() is not None:
-            self.store = Store(self.db_path)
+            self.store = open_store(self.db_path)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.store:
@@ -113,7 +113,7 @@ class StorePipeline:
         return cls(crawler.settings.get("NEWSDEDUPE_DB"), crawler)
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        self.store = Store(self.db_path)
+        self.store = open_store(self.db_path)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.store:

@@ -7,7 +7,7 @@ from typing import Any
 
 from crawler.outlets import Outlet
 from crawler.report import outlet_counts
-from crawler.storage import now_iso
+from crawler.storage import display_db, is_postgres_url, now_iso
 
 
 @dataclass
@@ -67,7 +67,8 @@ def run_crawl(opts: CrawlOptions) -> dict[str, Any]:
 
     from crawler.spiders.outlets import OutletsSpider
 
-    Path(opts.db).parent.mkdir(parents=True, exist_ok=True)
+    if not is_postgres_url(opts.db):
+        Path(opts.db).parent.mkdir(parents=True, exist_ok=True)
     started = now_iso()
     process = CrawlerProcess(crawl_settings(opts))
     crawler = process.create_crawler(OutletsSpider)
@@ -87,7 +88,7 @@ def run_crawl(opts: CrawlOptions) -> dict[str, Any]:
     return {
         "started": started,
         "finished": now_iso(),
-        "db": opts.db,
+        "db": display_db(opts.db),
         "topic": opts.topic,
         "outlets": counts,
         "failed_outlets": failed,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run them. README's test command; `.ci/run` runs exactly this.
 #   - Debian's chromium and a CJK font: the HTML report is checked in a real headless browser;
+#   - Debian's postgresql (server binaries only are used: the tests start their own server on 127.0.0.1 in a
+#     temporary folder and stop it at the end), for the shared PostgreSQL store;
 #   - the project with its [test] extra in .venv;
 #   - Label Studio from PyPI in its own venv (.venv-label-studio: its pinned dependencies are not ours),
 #     for the round trip through a real Label Studio.
@@ -13,6 +15,13 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "we
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
         || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }
+fi
+
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
+        || { $SUDO apt-get update -q >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; }
 fi
 
 python3 -m venv .venv

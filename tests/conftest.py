@@ -231,3 +231,29 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server on 127.0.0.1 (a free port, a temporary folder) for the whole session.
+    Skipped when the server or the driver is missing, except under CI, where that fails."""
+    from pgserver import PostgresServer
+
+    try:
+        import psycopg  # noqa: F401
+        server = PostgresServer().__enter__()
+    except (ImportError, RuntimeError, OSError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed under CI (scripts/test.sh installs it): {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield server
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return str(postgres_server.new_database())

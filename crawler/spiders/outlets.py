@@ -35,7 +35,7 @@ from crawler.extraction import Hints, extract_article
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
-from crawler.storage import Store, article_id_for, now_iso
+from crawler.storage import Store, article_id_for, now_iso, open_store
 from crawler.topics import Topic, find_topic
 from crawler.urls import canonicalize, looks_like_article
 from dedupe.records import parse_date
@@ -114,7 +114,7 @@ class OutletsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.store = Store(crawler.settings.get("NEWSDEDUPE_DB"))
+        spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
         return spider
