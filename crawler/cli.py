@@ -95,11 +95,16 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
                   file=sys.stderr)
     topics_file = getattr(args, "topics", None) or "topics.toml"
     topic = _topic_or_error(args.topic, topics_file) if args.topic else None
+    redis_url = getattr(args, "redis", None)
+    if redis_url:
+        from crawler.redisconf import check_redis
+
+        check_redis(redis_url)
     opts = CrawlOptions(
         outlets_file=args.outlets, db=args.db, only=args.only, since=args.since, until=args.until, urls=args.urls,
         max_per_outlet=args.max_per_outlet, allow_private=args.allow_private, base_url=base_url, polite=polite,
         log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
-        topic=topic.id if topic else None, topics_file=topics_file,
+        topic=topic.id if topic else None, topics_file=topics_file, redis=redis_url,
     )
     _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {args.db}")
     report = run_crawl(opts)
@@ -117,6 +122,10 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
     _say(f"crawl: {stored} new articles stored in {args.db}; {report['requests']} requests; "
          f"{report['robots_forbidden']} forbidden by robots.txt; {report['refused_non_public']} refused "
          f"(non-public address); report {path}")
+    if redis_url:
+        from crawler.redisconf import redact
+
+        _say(f"shared frontier {redact(redis_url)}: run {report.get('frontier_run')}")
     return report
 
 
@@ -127,6 +136,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     since = _since_date(args.since)
     topic = getattr(args, "topic", None)
     t0 = time.monotonic()
+    if args.input and getattr(args, "redis", None):
+        raise ValueError("--redis keeps the LSH index of a store (--db); an --input file has none: drop --redis")
     if args.input:
         if topic:
             from dedupe.records import read_articles_jsonl
@@ -140,7 +151,12 @@ def cmd_group(args: argparse.Namespace) -> int:
     else:
         if topic:
             _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
-        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic)
+        redis_url = getattr(args, "redis", None)
+        if redis_url:
+            from crawler.redisconf import check_redis
+
+            check_redis(redis_url)
+        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic, redis=redis_url)
         n_articles = sum(len(e.members) for e in result.events)
     statuses: dict[str, int] = {}
     for e in result.events:
@@ -151,6 +167,8 @@ def cmd_group(args: argparse.Namespace) -> int:
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
          f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
+    if result.lsh_index is not None:
+        _say(f"shared LSH index {result.lsh_index}: {result.lsh_inserted} signatures added")
     return 0
 
 
@@ -237,7 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     # A topic run groups and exports only the topic's articles (events.jsonl then holds the topic's events).
     cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None, topic=args.topic,
-                                 topics=args.topics))
+                                 topics=args.topics, redis=None))
     for fmt in [f.strip() for f in args.export.split(",") if f.strip()]:
         if fmt == "jsonl" and not args.only_new:
             continue  # `group` has just written events.jsonl
@@ -410,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crawl", help="discover, fetch, extract and store articles")
     _crawl_options(p)
+    p.add_argument("--redis", metavar="URL",
+                   help="redis://host:6379/0: a crawl frontier shared by every crawl into the same store, on "
+                        "this machine or others (needs the [redis] extra)")
 
     p = sub.add_parser("group", help="build stories and candidate events; write events.jsonl")
     src = p.add_mutually_exclusive_group()
@@ -419,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only articles published since this date or duration")
     p.add_argument("--topic", help="only articles a topic crawl tagged with this topic id")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
+    p.add_argument("--redis", metavar="URL",
+                   help="redis://host:6379/0: keep the near-duplicate LSH index in Redis, shared by groupings "
+                        "of the same store (needs the [redis] extra)")
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
     p.add_argument("--db", default=DEFAULT_DB)
@@ -467,12 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _locked(args: argparse.Namespace, job: Any) -> int:
-    """Run a job that writes the store while holding the store's run lock."""
+def _locked(args: argparse.Namespace, job: Any, shared: bool = False) -> int:
+    """Run a job that writes the store while holding the store's run lock (`shared`: a crawl on a shared
+    frontier, which runs alongside other such crawls but never alongside an exclusive holder)."""
     from crawler.lock import EXIT_SKIPPED, AlreadyRunning, RunLock
 
     try:
-        with RunLock(args.db):
+        with RunLock(args.db, shared=shared):
             return int(job())
     except AlreadyRunning as exc:
         print(f"newsdedupe: {exc}", file=sys.stderr)
@@ -486,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return cmd_demo(args)
         if args.command == "crawl":
-            return _locked(args, lambda: 0 if cmd_crawl(args) is not None else 1)
+            return _locked(args, lambda: 0 if cmd_crawl(args) is not None else 1, shared=bool(args.redis))
         if args.command == "group":
             if args.input:
                 return cmd_group(args)
