@@ -32,6 +32,7 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.misc import load_object
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
@@ -87,6 +88,8 @@ class SharedScheduler(Scheduler):
         self.busy = True
         self._heartbeat: task.LoopingCall | None = None
         self.own_stats: Any = None
+        self.crawler: Any = None
+        self.prefetch = 4
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SharedScheduler:
@@ -95,6 +98,8 @@ class SharedScheduler(Scheduler):
         # are kept here instead (same stat names), so nothing breaks when Scrapy drops that argument.
         instance.own_stats, instance.stats = instance.stats, None
         instance.prefix = crawler.settings.get("NEWSDEDUPE_FRONTIER", "newsdedupe")
+        instance.prefetch = crawler.settings.getint("NEWSDEDUPE_FRONTIER_PREFETCH", 4)
+        instance.crawler = crawler
         crawler.signals.connect(instance.spider_idle, signal=signals.spider_idle)
         return instance
 
@@ -108,7 +113,13 @@ class SharedScheduler(Scheduler):
 
     # --- run membership ----------------------------------------------------------------------------
     def open(self, spider: Any) -> None:
-        super().open(spider)
+        # scrapy-redis's own open() without its deprecated `spider.log` call (Scrapy 2.13+ warns about it).
+        self.spider = spider
+        self.queue = load_object(self.queue_cls)(
+            server=self.server, spider=spider, key=self.queue_key % {"spider": spider.name}, serializer=self.serializer,
+        )
+        if not self.df:
+            self.df = load_object(self.dupefilter_cls).from_spider(spider)
         spider.frontier = self
         base_key = self.df.key
         with self.server.lock(f"{self.prefix}:lock", timeout=60, blocking_timeout=120):
@@ -181,12 +192,24 @@ class SharedScheduler(Scheduler):
         return queued
 
     def next_request(self) -> Request | None:
+        if self._waiting_locally() >= self.prefetch:
+            return None  # enough here already; the rest of the queue stays for the other processes
         request = super().next_request()
         if request is not None:
             self._set_busy(True)
             if self.own_stats:
                 self.own_stats.inc_value("scheduler/dequeued/redis")
         return request
+
+    def _waiting_locally(self) -> int:
+        """Requests this process took from the queue and has not started downloading (in its middlewares, or
+        waiting for their slot's delay or concurrency). Scrapy would take up to CONCURRENT_REQUESTS at once and
+        keep them from the other processes however long their slots make them wait."""
+        downloader = getattr(getattr(self.crawler, "engine", None), "downloader", None)
+        if downloader is None:
+            return 0
+        transferring = sum(len(getattr(slot, "transferring", ())) for slot in downloader.slots.values())
+        return max(0, len(downloader.active) - transferring)
 
     def spider_idle(self, spider: Any) -> None:
         """Nothing to do here: stop only when the queue is empty and every live process of the run is idle
