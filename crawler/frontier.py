@@ -132,7 +132,7 @@ class SharedScheduler(Scheduler):
                 log.info("shared frontier: joined run %s (%d other process(es), %d requests queued)",
                          run_id, len(live), len(self.queue))
             else:
-                self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+                self.run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
                 if run_id:  # the previous run ended without cleaning up (every process was killed)
                     self.server.delete(f"{base_key}:{run_id}")
                 self.df.key = f"{base_key}:{self.run_id}"
