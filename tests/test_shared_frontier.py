@@ -287,6 +287,8 @@ concurrency = 2
         os.kill(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
         runs.extra["queued_after_kill"] = client.zcard(queue_key)
+        killed_run = client.get(f"{store_namespace(runs.db)}:run")
+        runs.extra["killed_run"] = killed_run.decode() if killed_run else None
         runs.extra["stored_at_kill"] = {a["canonical_url"] for a in stored_articles(runs.db)}
         time.sleep(1.0)  # answers to the killed process's last requests arrive and are logged
         runs.requests.append([r.split("?", 1)[0] for r in site.requests])
@@ -303,12 +305,22 @@ def test_killed_crawlers_queue_is_kept_and_taken_over(killed_crawler: Runs) -> N
     assert runs.extra["queued_after_kill"] > 0
     takeover = runs.procs[0][0]
     assert takeover.returncode == 0, takeover.stderr[-3000:]
-    # It joined the killed process's run: the feed was not read again, the queued articles were fetched.
-    assert "/rss.xml" not in runs.requests[1]
+    joined = f"run {runs.extra['killed_run']}" in takeover.stdout
+    if joined:
+        # It joined the killed process's run: the feed was not read again.
+        assert "/rss.xml" not in runs.requests[1]
+    else:
+        # Started so late (a loaded machine) that the killed process's heartbeat had expired: a new run, which
+        # reads the feed again but queues nothing twice.
+        assert runs.requests[1].count("/rss.xml") == 1
     fetched = [p for p in runs.requests[1] if p.startswith("/news/")]
+    assert len(fetched) == len(set(fetched))
     assert len(fetched) >= runs.extra["queued_after_kill"]
     killed_fetched = {p for p in runs.requests[0] if p.startswith("/news/")}
-    assert not killed_fetched & set(fetched), "a request of the run was fetched twice"
+    if joined:
+        assert not killed_fetched & set(fetched), "a request of the run was fetched twice"
+    else:
+        assert not {urlsplit(u).path for u in runs.extra["stored_at_kill"]} & set(fetched)
 
 
 def test_next_run_brings_back_what_the_killed_crawler_had_in_flight(killed_crawler: Runs) -> None:
@@ -321,7 +333,8 @@ def test_next_run_brings_back_what_the_killed_crawler_had_in_flight(killed_crawl
     assert len({a["canonical_url"] for a in final}) == 30
     # What the first two stored is not requested again; what they left (in flight at the kill) is.
     stored_before = {urlsplit(u).path for u in runs.extra["stored_after"][0]}
-    assert len(stored_before) < 30
+    if f"run {runs.extra['killed_run']}" in runs.procs[0][0].stdout:
+        assert len(stored_before) < 30  # the takeover, in the killed run, could not fetch what was in flight
     fetched = {p for p in runs.requests[2] if p.startswith("/news/")}
     assert not stored_before & fetched
     assert fetched == {urlsplit(a["canonical_url"]).path for a in final} - stored_before
