@@ -338,3 +338,47 @@ def test_next_run_brings_back_what_the_killed_crawler_had_in_flight(killed_crawl
     fetched = {p for p in runs.requests[2] if p.startswith("/news/")}
     assert not stored_before & fetched
     assert fetched == {urlsplit(a["canonical_url"]).path for a in final} - stored_before
+
+
+@pytest.mark.parametrize("store_kind", STORES)
+def test_max_per_outlet_is_the_budget_of_the_whole_run(store_kind: str, redis_server: str, tmp_path: Path) -> None:
+    """Two crawler processes each finding 10 of an outlet's articles (say from two feeds) under --max-per-outlet 5
+    schedule 5 between them, not 5 each: the count is kept in Redis for the run."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.discovery import Discovered
+    from crawler.frontier import SharedScheduler
+    from crawler.spiders.outlets import OutletsSpider
+
+    db = make_store_url(store_kind, tmp_path)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text('[[outlet]]\nid = "courier"\nname = "Port Ellery Courier"\ndomains = ["example.org"]\n'
+                       'languages = ["en"]\nfeeds = ["https://example.org/rss.xml"]\n', encoding="utf-8")
+    scheduled = []
+    for process in range(2):
+        frontier = SharedScheduler(server=redis_client(redis_server), prefix=store_namespace(db))
+        frontier.run_id = "one-run"
+        spider = OutletsSpider.from_crawler(get_crawler(OutletsSpider, {"NEWSDEDUPE_DB": db}),
+                                            outlets=str(outlets), max_per_outlet=5)
+        spider.frontier = frontier
+        assert spider.store is not None
+        try:
+            for n in range(10):
+                url = f"https://example.org/news/2025/11/{n + 1:02d}/story-{process}-{n}.html"
+                req = spider.consider(Discovered(url=url, via="feed", source="https://example.org/rss.xml"),
+                                      spider.outlets[0])
+                scheduled.append(req is not None)
+        finally:
+            spider.store.close()
+    assert sum(scheduled) == 5
+    # Without a shared frontier the budget is the process's own, as before.
+    spider = OutletsSpider.from_crawler(get_crawler(OutletsSpider, {"NEWSDEDUPE_DB": str(tmp_path / "alone.db")}),
+                                        outlets=str(outlets), max_per_outlet=5)
+    assert spider.store is not None
+    try:
+        alone = [spider.consider(Discovered(url=f"https://example.org/news/2025/11/30/a-{n}.html", via="feed",
+                                            source="https://example.org/rss.xml"), spider.outlets[0])
+                 for n in range(10)]
+    finally:
+        spider.store.close()
+    assert sum(r is not None for r in alone) == 5
