@@ -1,8 +1,8 @@
 """A crawl frontier shared through Redis (`--redis redis://...`): scrapy-redis's scheduler and duplicate filter,
 plus the little coordination several crawler processes need to agree on what one *run* is.
 
-Keys live under `newsdedupe:<store key>:` (`crawler.redisconf.store_namespace`), so every process crawling into the same store
-shares one frontier, and crawls into different stores never meet:
+Keys live under `newsdedupe:<store key>:` (`crawler.redisconf.store_namespace`), so every process crawling
+into the same store shares one frontier, and crawls into different stores never meet:
 
 - `outlets:requests`: scrapy-redis's priority queue. It persists (SCHEDULER_PERSIST): requests still queued
   when every process stopped are picked up by the next run.
@@ -16,7 +16,8 @@ shares one frontier, and crawls into different stores never meet:
   queue is empty and every live process of the run is idle (so one finishing early does not leave the others
   alone with a growing queue); a killed process is forgotten once its heartbeat expires.
 
-Requests a process had taken from the queue but not finished when it was killed are not in Redis any more;
+A process takes only a few requests ahead of its downloads (NEWSDEDUPE_FRONTIER_PREFETCH), so the queue stays
+in Redis for the others. Requests a process had taken but not finished when it was killed are not in Redis;
 their URLs are recorded in the store as discovered and not done, so the next run's feeds and sitemaps (or
 their unchanged-source resume) bring them back.
 """
@@ -174,10 +175,13 @@ class SharedScheduler(Scheduler):
         return live
 
     def _beat(self) -> None:
-        pipe = self.server.pipeline()
-        pipe.set(self.alive_key(self.worker), self.run_id or "", ex=ALIVE_TTL_SECONDS)
-        pipe.hset(self.workers_key, self.worker, "busy" if self.busy else "idle")
-        pipe.execute()
+        try:
+            pipe = self.server.pipeline()
+            pipe.set(self.alive_key(self.worker), self.run_id or "", ex=ALIVE_TTL_SECONDS)
+            pipe.hset(self.workers_key, self.worker, "busy" if self.busy else "idle")
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001 - a missed heartbeat must not stop the next one
+            log.warning("shared frontier: heartbeat to Redis failed: %s", exc)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self.busy:
