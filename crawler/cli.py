@@ -102,6 +102,11 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
                   file=sys.stderr)
     topics_file = getattr(args, "topics", None) or "topics.toml"
     topic = _topic_or_error(args.topic, topics_file) if args.topic else None
+    redis_url = getattr(args, "redis", None)
+    if redis_url:
+        from crawler.redisconf import check_redis
+
+        check_redis(redis_url)
     opts = CrawlOptions(
         outlets_file=args.outlets, db=args.db, only=args.only, since=args.since, until=args.until, urls=args.urls,
         max_per_outlet=args.max_per_outlet, allow_private=args.allow_private == "*",
@@ -109,7 +114,7 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
         if args.allow_private not in (None, "*") else (),
         base_url=base_url, polite=polite,
         log_level="INFO" if args.verbose else "WARNING", outlets=outlets,
-        topic=topic.id if topic else None, topics_file=topics_file,
+        topic=topic.id if topic else None, topics_file=topics_file, redis=redis_url,
     )
     _progress(f"crawling {len(outlets) or 'the URL list'}{' outlets' if outlets else ''} into {display_db(args.db)}")
     report = run_crawl(opts)
@@ -127,6 +132,10 @@ def cmd_crawl(args: argparse.Namespace, base_url: str | None = None, polite: boo
     _say(f"crawl: {stored} new articles stored in {display_db(args.db)}; {report['requests']} requests; "
          f"{report['robots_forbidden']} forbidden by robots.txt; {report['refused_non_public']} refused "
          f"(non-public address); report {path}")
+    if redis_url:
+        from crawler.redisconf import redact
+
+        _say(f"shared frontier {redact(redis_url)}: run {report.get('frontier_run')}")
     return report
 
 
@@ -137,6 +146,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     since = _since_date(args.since)
     topic = getattr(args, "topic", None)
     t0 = time.monotonic()
+    if args.input and getattr(args, "redis", None):
+        raise ValueError("--redis keeps the LSH index of a store (--db); an --input file has none: drop --redis")
     if args.input:
         if topic:
             from dedupe.records import read_articles_jsonl
@@ -150,7 +161,12 @@ def cmd_group(args: argparse.Namespace) -> int:
     else:
         if topic:
             _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
-        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic)
+        redis_url = getattr(args, "redis", None)
+        if redis_url:
+            from crawler.redisconf import check_redis
+
+            check_redis(redis_url)
+        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic, redis=redis_url)
         n_articles = sum(len(e.members) for e in result.events)
     statuses: dict[str, int] = {}
     for e in result.events:
@@ -161,6 +177,8 @@ def cmd_group(args: argparse.Namespace) -> int:
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
          f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
+    if result.lsh_index is not None:
+        _say(f"shared LSH index {result.lsh_index}: {result.lsh_inserted} signatures added")
     return 0
 
 
@@ -247,7 +265,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     # A topic run groups and exports only the topic's articles (events.jsonl then holds the topic's events).
     cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None, topic=args.topic,
-                                 topics=args.topics))
+                                 topics=args.topics, redis=None))
     for fmt in [f.strip() for f in args.export.split(",") if f.strip()]:
         if fmt == "jsonl" and not args.only_new:
             continue  # `group` has just written events.jsonl
@@ -422,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crawl", help="discover, fetch, extract and store articles")
     _crawl_options(p)
+    p.add_argument("--redis", metavar="URL",
+                   help="redis://host:6379/0: a crawl frontier shared by every crawl into the same store, on "
+                        "this machine or others (needs the [redis] extra)")
 
     p = sub.add_parser("group", help="build stories and candidate events; write events.jsonl")
     src = p.add_mutually_exclusive_group()
@@ -431,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only articles published since this date or duration")
     p.add_argument("--topic", help="only articles a topic crawl tagged with this topic id")
     p.add_argument("--topics", default="topics.toml", help="topics file (TOML), to check --topic")
+    p.add_argument("--redis", metavar="URL",
+                   help="redis://host:6379/0: keep the near-duplicate LSH index in Redis, shared by groupings "
+                        "of the same store (needs the [redis] extra)")
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
     p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)

@@ -31,11 +31,18 @@ def records_from_store(store: Store, since: str | None = None, topic: str | None
 
 def group_store(
     db: str, out_dir: str | Path, since: str | None = None, config: GroupingConfig | None = None,
-    progress: Callable[[str], None] | None = None, topic: str | None = None,
+    progress: Callable[[str], None] | None = None, topic: str | None = None, redis: str | None = None,
 ) -> tuple[GroupingResult, Path]:
     """Group the stored articles (only a topic's with `topic`), keeping ids stable and reusing stored
-    signatures; write events.jsonl."""
+    signatures; write events.jsonl. `redis`: keep the LSH index in Redis, shared by every grouping of this
+    store (dedupe.lshindex)."""
     config = config or GroupingConfig()
+    index = None
+    if redis:
+        from crawler.redisconf import redis_params, store_namespace
+        from dedupe.lshindex import RedisLSHIndex
+
+        index = RedisLSHIndex(redis_params(redis), store_namespace(db), config)
     with open_store(db) as store:
         records = records_from_store(store, since, topic)
         stored = {
@@ -43,7 +50,7 @@ def group_store(
         }
         must, cannot = store.label_pairs()
         result = group(records, config, previous=store.assignments(), signatures=stored, progress=progress,
-                       constraints=Constraints.of(must, cannot))
+                       constraints=Constraints.of(must, cannot), lsh_index=index)
         events = [event_to_dict(e) for e in newest_first(result.events)]
         # One transaction: a run killed while saving leaves the previous grouping whole, never half of each.
         with store.transaction():

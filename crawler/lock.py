@@ -28,30 +28,38 @@ class AlreadyRunning(RuntimeError):
 
 
 class RunLock:
-    """The lock file of a SQLite store: one crawl, group or run at a time."""
+    """`shared=True`: a crawl on a shared frontier (`--redis`). Such crawls run together (that is the point), but
+    not alongside a run holding the lock alone (a crawl without `--redis`, `group`, `run`), either way round."""
 
-    def __init__(self, db: str | Path) -> None:
+    def __init__(self, db: str | Path, shared: bool = False, note: str = "") -> None:
         self.path = Path(f"{db}.lock")
+        self.shared = shared
+        self.note = note
         self.fd: int | None = None
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown process"
             os.close(fd)
             raise AlreadyRunning(f"another newsdedupe run holds {self.path} ({holder}); skipping this run") from None
+        # Shared holders each write who they are (the last one's line explains a refusal); only a sole holder
+        # clears the file on exit.
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}, started {now_iso()}\n".encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        what = f"shared-frontier crawls, e.g. pid {os.getpid()}" if self.shared else f"pid {os.getpid()}"
+        os.write(fd, f"{what}, started {now_iso()}{self.note}\n".encode())
         os.fsync(fd)
         self.fd = fd
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
-            os.ftruncate(self.fd, 0)
+            if not self.shared:
+                os.ftruncate(self.fd, 0)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
@@ -117,13 +125,14 @@ def lock_names(command: str, redis: str | None = None) -> list[str]:
     - `crawl` only adds articles and URL states, which is race-safe: one crawl per store *per machine*
       (`crawl@<host>`), so an overlapping cron start on a machine is skipped while other machines crawl the
       same store. With a shared frontier (`--redis`) the frontier coordinates crawlers: no crawl lock at all.
+    - `export --only-new` records what it sent: one at a time per store (`export`).
     - `run` takes both, so it is one at a time per store, alongside any number of `crawl` machines.
     """
     crawl = [] if redis else [f"crawl@{socket.gethostname()}"]
     if command == "crawl":
         return crawl
-    if command == "group":
-        return ["group"]
+    if command in ("group", "export"):
+        return [command]
     return [*crawl, "group"]
 
 
@@ -138,7 +147,8 @@ def store_lock(db: str | Path, command: str, redis: str | None = None) -> ExitSt
             for name in lock_names(command, redis):
                 stack.enter_context(PgRunLock(str(db), name))
         else:
-            stack.enter_context(RunLock(db))
+            # Crawls on a shared frontier run together: they share the file lock; everything else holds it alone.
+            stack.enter_context(RunLock(db, shared=bool(redis) and command == "crawl"))
     except BaseException:
         stack.close()
         raise

@@ -26,6 +26,7 @@ class CrawlOptions:
     base_url: str | None = None  # substituted for {{BASE}} in the outlets file (demo and tests)
     polite: bool = True  # False for local fixture sites: no delays, no AutoThrottle
     log_level: str = "WARNING"
+    redis: str | None = None  # redis://...: a crawl frontier shared with other processes (crawler.frontier)
     outlets: list[Outlet] = field(default_factory=list)
 
 
@@ -58,6 +59,10 @@ def crawl_settings(opts: CrawlOptions) -> Any:
                 slots[domain] = slot
     if slots:
         settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
+    if opts.redis:
+        from crawler.frontier import redis_settings
+
+        settings.setdict(redis_settings(opts.redis, opts.db), priority="cmdline")
     return settings
 
 
@@ -97,4 +102,5 @@ def run_crawl(opts: CrawlOptions) -> dict[str, Any]:
         "requests": int(stats.get("downloader/request_count", 0)),
         "responses": int(stats.get("downloader/response_count", 0)),
         "finish_reason": stats.get("finish_reason"),
+        **({"frontier_run": stats.get("newsdedupe/frontier_run")} if opts.redis else {}),
     }

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import MinHash
@@ -18,6 +19,9 @@ from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_from_bytes, minhash_signatures, signature_bytes
 from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
+
+if TYPE_CHECKING:
+    from dedupe.lshindex import RedisLSHIndex
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ class GroupingResult:
     new_signatures: dict[str, StoredSignature] = field(default_factory=dict)
     near_duplicate_links: int = 0
     event_links: int = 0
+    lsh_index: RedisLSHIndex | None = None  # the shared index used, if any
+    lsh_inserted: int = 0  # signatures it lacked and got in this grouping
 
 
 def text_hash(record: ArticleRecord) -> str:
@@ -96,6 +102,7 @@ def group(
     signatures: Mapping[str, StoredSignature] | None = None,
     progress: Callable[[str], None] | None = None,
     constraints: Constraints | None = None,
+    lsh_index: RedisLSHIndex | None = None,
 ) -> GroupingResult:
     """Group articles into stories and candidate events.
 
@@ -106,6 +113,7 @@ def group(
         signatures: stored signatures by article id; reused when still valid.
         progress: called with a short message at each stage.
         constraints: labellers' must-link and cannot-link decisions (article id pairs) to respect.
+        lsh_index: a shared LSH index (dedupe.lshindex) instead of one built in memory; same stories.
     Returns:
         Events (every record in exactly one), the language of each article, and new signatures to store.
     """
@@ -152,7 +160,8 @@ def group(
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
-    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars.__getitem__)
+    keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
+    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars.__getitem__, lsh_index, keys)
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])
@@ -241,4 +250,5 @@ def group(
             status = "updated"
         events.append(Event(event_id, status, event_stories, tuple(members)))
 
-    return GroupingResult(events, languages, new_signatures, len(pairs), len(used_links))
+    return GroupingResult(events, languages, new_signatures, len(pairs), len(used_links), lsh_index,
+                          lsh_index.inserted if lsh_index is not None else 0)

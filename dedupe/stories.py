@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from dedupe.config import GroupingConfig
 from dedupe.unionfind import UnionFind
+
+if TYPE_CHECKING:
+    from dedupe.lshindex import RedisLSHIndex
 
 
 @dataclass(frozen=True)
@@ -60,22 +64,51 @@ def confirm(seq_a: np.ndarray, seq_b: np.ndarray, config: GroupingConfig, chars:
     return None
 
 
+def candidate_lists(
+    signatures: Sequence[MinHash | None], config: GroupingConfig,
+    index: RedisLSHIndex | None = None, keys: Sequence[str] | None = None,
+) -> list[list[int]]:
+    """For each document, the documents LSH proposes (indices, sorted; empty for a None signature).
+
+    In memory by default; with a shared `index` (keys: one per document), the signatures the index lacks
+    are inserted and its answers outside this set of documents are ignored, so the candidates are the same.
+    """
+    signed = [i for i, m in enumerate(signatures) if m is not None]
+    out: list[list[int]] = [[] for _ in signatures]
+    if index is None:
+        lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
+        with lsh.insertion_session() as session:
+            for i in signed:
+                session.insert(i, signatures[i], check_duplication=False)
+        for i in signed:
+            out[i] = sorted(lsh.query(signatures[i]))
+        return out
+    if keys is None or len(keys) != len(signatures):
+        raise ValueError("a shared LSH index needs one key per signature")
+    signed_sigs = [m for m in signatures if m is not None]
+    index.inserted = index.add(zip((keys[i] for i in signed), signed_sigs))
+    position = {keys[i]: i for i in signed}
+    answers = index.query_many(signed_sigs)
+    for i, found in zip(signed, answers):
+        out[i] = sorted(position[k] for k in found if k in position)
+    return out
+
+
 def near_duplicate_pairs(
     signatures: Sequence[MinHash | None],
     sequence_of: Callable[[int], np.ndarray],
     config: GroupingConfig,
     uses_chars: Callable[[int], bool] = lambda _i: False,
+    index: RedisLSHIndex | None = None,
+    keys: Sequence[str] | None = None,
 ) -> list[PairLink]:
     """Confirmed near-duplicate pairs among the documents (a None signature never pairs).
 
     `sequence_of(i)` returns document i's shingle hashes in reading order; it is called only for
     documents that have candidates, so stored signatures spare the shingling of everything else.
+    `index`/`keys`: a shared LSH index (dedupe.lshindex) instead of one built in memory.
     """
-    lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
-    with lsh.insertion_session() as session:
-        for i, m in enumerate(signatures):
-            if m is not None:
-                session.insert(i, m, check_duplication=False)
+    candidates = candidate_lists(signatures, config, index, keys)
     cache: dict[int, np.ndarray] = {}
 
     def seq(i: int) -> np.ndarray:
@@ -84,10 +117,8 @@ def near_duplicate_pairs(
         return cache[i]
 
     links: list[PairLink] = []
-    for i, m in enumerate(signatures):
-        if m is None:
-            continue
-        for j in sorted(lsh.query(m)):
+    for i, found in enumerate(candidates):
+        for j in found:
             if j <= i:
                 continue
             link = confirm(seq(i), seq(j), config, chars=uses_chars(i) or uses_chars(j))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run them. README's test command; `.ci/run` runs exactly this.
 #   - Debian's chromium and a CJK font: the HTML report is checked in a real headless browser;
+#   - Debian's redis-server: the shared crawl frontier and LSH index (--redis) are tested against a real Redis;
 #   - Debian's postgresql (server binaries only are used: the tests start their own server on 127.0.0.1 in a
 #     temporary folder and stop it at the end), for the shared PostgreSQL store;
 #   - the project with its [test] extra in .venv;
@@ -10,18 +11,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PACKAGES=""
 if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
-        || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }
+    PACKAGES="chromium fonts-wqy-microhei"
 fi
-
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+    PACKAGES="$PACKAGES redis-server"
+fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES postgresql"
+fi
+if [ -n "$PACKAGES" ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
-        || { $SUDO apt-get update -q >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; }
+    # shellcheck disable=SC2086 # a list of package names
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null \
+        || { $SUDO apt-get update -q >/dev/null \
+             && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null; }
 fi
 
 python3 -m venv .venv

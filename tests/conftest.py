@@ -132,6 +132,60 @@ def fixture_site() -> Iterator[FixtureSite]:
         yield site
 
 
+def _missing(reason: str) -> None:
+    """A system dependency is missing: fail under CI (scripts/test.sh installs it), skip locally."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server on 127.0.0.1 (Debian's redis-server, which scripts/test.sh installs), no
+    persistence; yields its URL. Each test uses its own database number or key namespace."""
+    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if exe is None:
+        _missing("redis-server is not installed: scripts/test.sh installs Debian's redis-server package")
+    try:
+        import redis
+    except ImportError:
+        _missing("the redis Python package is missing: pip install -e '.[test]' (it pulls the [redis] extra)")
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data),
+         "--daemonize", "no", "--databases", "64"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out = proc.communicate()[0]
+                _missing(f"redis-server did not start: {out[-1000:]}")
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One `python -m crawler demo --out DIR` for the whole session (test_demo and test_cli_group read it)."""

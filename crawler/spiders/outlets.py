@@ -110,6 +110,9 @@ class OutletsSpider(scrapy.Spider):
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
         self._discovery_seen: set[tuple[str, str]] = set()
+        # With `--redis` (crawler.frontier): the shared scheduler sets itself here when it opens.
+        self.frontier: Any = None
+        self.shared_frontier = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
@@ -117,6 +120,7 @@ class OutletsSpider(scrapy.Spider):
         spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
+        spider.shared_frontier = bool(crawler.settings.get("NEWSDEDUPE_FRONTIER"))
         return spider
 
     def count_bytes(self, data: bytes, request: scrapy.Request, spider: Any) -> None:
@@ -150,7 +154,8 @@ class OutletsSpider(scrapy.Spider):
 
     def _request(self, url: str, callback: Any, outlet: Outlet | None, **meta: Any) -> scrapy.Request | None:
         """A discovery request (feed, sitemap, page): once per outlet and URL in a run, never deduplicated
-        across runs (feeds and sitemaps are re-read every run)."""
+        across runs (feeds and sitemaps are re-read every run). On a shared frontier the run's duplicate filter
+        (keyed by outlet and URL) makes it once per run across every process."""
         key = (outlet.id if outlet else "-", url)
         if key in self._discovery_seen:
             return None
@@ -164,8 +169,8 @@ class OutletsSpider(scrapy.Spider):
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, dont_filter=True, headers=headers,
-            meta={"outlet": outlet, "handle_httpstatus_list": [304], **meta}, priority=10,
+            url, callback=callback, errback=self.on_error, dont_filter=not self.shared_frontier, headers=headers,
+            meta={"outlet": outlet, "handle_httpstatus_list": [304], "discovery_for": key[0], **meta}, priority=10,
         )
 
     def unchanged_source(self, response: Response) -> bool:
@@ -453,9 +458,12 @@ class OutletsSpider(scrapy.Spider):
             # Likely matches first; search results (the site's own engine found the query) a little ahead.
             priority = score + (1 if d.via == "search" else 0)
         key = outlet.id if outlet else "-"
-        if self.max_per_outlet is not None and self.scheduled[key] >= self.max_per_outlet:
-            self.count(outlet, "skipped_limit")
-            return None
+        if self.max_per_outlet is not None:
+            # On a shared frontier the budget is the whole run's, counted in Redis.
+            n = self.frontier.count_scheduled(key) if self.frontier is not None else self.scheduled[key] + 1
+            if n > self.max_per_outlet:
+                self.count(outlet, "skipped_limit")
+                return None
         self.scheduled[key] += 1
         if self.topic is not None:
             self._topic_decided.add(url)
