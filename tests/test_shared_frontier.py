@@ -1,8 +1,8 @@
 """Several crawler processes on one crawl frontier in Redis (`crawl --redis`), against a real Redis server and
 real HTTP servers on 127.0.0.1 serving our fixture sites.
 
-The store is a parameter: here one SQLite file shared by the processes of this machine; a PostgreSQL store
-(`--db postgresql://...`) joins as a second parameter of `store_url` once it exists.
+The store is a parameter: one SQLite file shared by the processes of this machine, and a PostgreSQL store
+(`--db postgresql://...`, a real server on 127.0.0.1 started by conftest), as crawler machines would share.
 """
 from __future__ import annotations
 
@@ -30,12 +30,14 @@ ROBOTS = "/robots.txt"
 # Pages that lead to articles: read once per run, whichever process gets them.
 DISCOVERY = {"/en/rss.xml", "/en/index.html", "/zh/sitemap_index.xml", "/zh/news-sitemap.xml", "/many/rss.xml"}
 
-STORES = ["sqlite"]  # add "postgresql" with the shared PostgreSQL store
+STORES = ["sqlite", "postgresql"]
 
 
-def make_store_url(kind: str, work: Path) -> str:
+def make_store_url(kind: str, work: Path, request: pytest.FixtureRequest) -> str:
     if kind == "sqlite":
         return str(work / "store" / "newsdedupe.sqlite3")
+    if kind == "postgresql":
+        return str(request.getfixturevalue("postgres_server").new_database())
     raise AssertionError(f"unknown store kind {kind}")
 
 
@@ -108,7 +110,7 @@ def two_crawlers(request: pytest.FixtureRequest, redis_server: str, tmp_path_fac
     """Two crawler processes started together on one frontier, twice (a night, then the next night); then a
     plain crawl into a copy of the empty store for comparison."""
     work = tmp_path_factory.mktemp(f"frontier-{request.param}")
-    runs = Runs(db=make_store_url(request.param, work), redis_url=redis_server, work=work)
+    runs = Runs(db=make_store_url(request.param, work, request), redis_url=redis_server, work=work)
     # Slow answers, one at a time per outlet: the crawl lasts long enough for both processes to take work.
     with FixtureSite(combined_site(work), delay=0.25) as site:
         client = redis_client(redis_server)
@@ -237,6 +239,9 @@ def test_grouping_with_shared_index_gives_same_events_as_in_memory(two_crawlers:
 def test_plain_crawl_refused_while_shared_crawls_hold_the_store(two_crawlers: Runs) -> None:
     from crawler.lock import AlreadyRunning, RunLock
 
+    if two_crawlers.db.startswith("postgresql"):
+        pytest.skip("a PostgreSQL store has no file lock: its named locks are tested in test_storage.py")
+
     with RunLock(two_crawlers.db, shared=True), RunLock(two_crawlers.db, shared=True):
         with pytest.raises(AlreadyRunning), RunLock(two_crawlers.db):
             pass
@@ -262,7 +267,7 @@ def killed_crawler(request: pytest.FixtureRequest, redis_server: str, tmp_path_f
     """A crawler SIGKILLed mid-run; a second one started at once takes over its queue; a third, later, run
     brings back what the killed one had in flight."""
     work = tmp_path_factory.mktemp(f"killed-{request.param}")
-    runs = Runs(db=make_store_url(request.param, work), redis_url=redis_server, work=work)
+    runs = Runs(db=make_store_url(request.param, work, request), redis_url=redis_server, work=work)
     client = redis_client(redis_server)
     queue_key = f"{store_namespace(runs.db)}:outlets:requests"
     site_root = work / "site"
@@ -283,7 +288,7 @@ concurrency = 2
         first = start_cli(*args)
         deadline = time.monotonic() + 120
         while first.poll() is None and time.monotonic() < deadline:
-            if Path(runs.db).exists() and len(stored_articles(runs.db)) >= 4:
+            if (runs.db.startswith("postgresql") or Path(runs.db).exists()) and len(stored_articles(runs.db)) >= 4:
                 break
             time.sleep(0.1)
         os.kill(first.pid, signal.SIGKILL)
@@ -343,7 +348,8 @@ def test_next_run_brings_back_what_the_killed_crawler_had_in_flight(killed_crawl
 
 
 @pytest.mark.parametrize("store_kind", STORES)
-def test_max_per_outlet_is_the_budget_of_the_whole_run(store_kind: str, redis_server: str, tmp_path: Path) -> None:
+def test_max_per_outlet_is_the_budget_of_the_whole_run(store_kind: str, redis_server: str, tmp_path: Path,
+                                                      request: pytest.FixtureRequest) -> None:
     """Two crawler processes each finding 10 of an outlet's articles (say from two feeds) under --max-per-outlet 5
     schedule 5 between them, not 5 each: the count is kept in Redis for the run."""
     from scrapy.utils.test import get_crawler
@@ -352,7 +358,7 @@ def test_max_per_outlet_is_the_budget_of_the_whole_run(store_kind: str, redis_se
     from crawler.frontier import SharedScheduler
     from crawler.spiders.outlets import OutletsSpider
 
-    db = make_store_url(store_kind, tmp_path)
+    db = make_store_url(store_kind, tmp_path, request)
     outlets = tmp_path / "outlets.toml"
     outlets.write_text('[[outlet]]\nid = "courier"\nname = "Port Ellery Courier"\ndomains = ["example.org"]\n'
                        'languages = ["en"]\nfeeds = ["https://example.org/rss.xml"]\n', encoding="utf-8")
