@@ -168,9 +168,20 @@ _EDGE_LINE = re.compile(
 )
 
 
+# Legal lines that close a page whatever their length: disclaimers and copyright notices.
+_LEGAL_LINE = re.compile(
+    r"^[\s(（【\[]*(?:免责声明|免責聲明|版权声明|版權聲明|声明|聲明)\s*[:：]|版权所有|版權所有|all rights reserved|^copyright\b",
+    re.IGNORECASE,
+)
+
+
 def _trim_edges(text: str, max_lines: int = 3, max_len: int = 80) -> str:
-    """Drop source/author/editor/share lines from the start and end of an extracted body."""
+    """Drop source/author/editor/share lines from the start and end of an extracted body, and disclaimer or
+    copyright lines from its end."""
     lines = text.split("\n")
+    for _ in range(max_lines):
+        if lines and _LEGAL_LINE.search(lines[-1].strip()):
+            lines.pop()
     for _ in range(max_lines):
         if lines and len(lines[0].strip()) <= max_len and _EDGE_LINE.match(lines[0].strip()):
             lines.pop(0)
@@ -286,27 +297,70 @@ _STAMP = re.compile(
 )
 
 
+def _visible_text(tree: Any) -> str:
+    """What a reader sees of the page body, on one line: script and style text (JSON blobs with other
+    dates) left out."""
+    return " ".join(" ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")).split())
+
+
+def _after_headline(body: str, tree: Any, title: str | None, size: int = 400) -> str | None:
+    """The `size` characters of `body` that follow the headline (the byline's place), if it is found."""
+    for anchor in [h.text_content().strip() for h in tree.xpath("//h1")] + [title or ""]:
+        anchor = " ".join(anchor.split())
+        if len(anchor) >= 4 and (pos := body.find(anchor)) >= 0:
+            return body[pos + len(anchor) : pos + len(anchor) + size]
+    return None
+
+
+# A Chinese byline: 作者：陈晓岚, 记者 周嘉敏, 文/林若谷, 本报记者 王一鸣 李文; names of two to four Han characters.
+_CJK_BYLINE = re.compile(
+    r"(?:(?:作者|记者|記者|撰文|撰稿|编译|編譯)(?:\s*[:：/／]\s*|\s+)|(?<![\u4e00-\u9fff])文\s*[:：/／]\s*)"
+    r"((?:[\u4e00-\u9fff·]{2,4})(?:\s*[、，,\s]\s*[\u4e00-\u9fff·]{2,4}){0,3})(?![\u4e00-\u9fff])"
+)
+_NOT_A_NAME = re.compile(
+    r"^(?:报道|報道|摄影|攝影|编辑|編輯|来源|來源|发自|發自|通讯员|通訊員|本报|本報|责任|責任|联系|聯繫|博客|文章|资料|資料)"
+    r"|(?:编辑|編輯|记者|記者|资料|資料|文章|博客|手记|手記)$"
+)
+
+
+def _byline_authors(body: str, tree: Any, title: str | None, text: str) -> tuple[str, ...]:
+    """Authors named in a Chinese byline: next to the headline, else right after the body's last line
+    (（记者 张三）, 本报记者 李四), else just before its first line, else a 作者： label anywhere."""
+    zones = [_after_headline(body, tree, title, 200) or ""]
+    lines = [" ".join(ln.split()) for ln in text.split("\n") if len(ln.strip()) >= 8]
+    if lines and (pos := body.find(lines[-1][-20:])) >= 0:
+        zones.append(body[pos : pos + 140])
+    if lines and (pos := body.find(lines[0][:20])) > 0:
+        zones.append(body[max(0, pos - 150) : pos])
+    zones.append(body[m.start() :] if (m := re.search(r"作者\s*[:：]", body)) else "")
+    for zone in zones:
+        m = _CJK_BYLINE.search(zone)
+        if m is not None:
+            names = [n for n in re.split(r"[、，,\s]+", m.group(1)) if n and not _NOT_A_NAME.match(n)]
+            if names:
+                return tuple(dict.fromkeys(names))
+    return ()
+
+
 def _byline_date(tree: Any, title: str | None, text: str = "") -> str | None:
     """A date printed near the headline (the byline), where most Chinese news pages put it; without a
     headline, a date just before the body `text` starts; else the first publication stamp in the page (a date
     with a time, or a labelled date)."""
-    # What a reader sees: script and style text (JSON blobs with other dates) left out.
-    body = " ".join(" ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")).split())
+    body = _visible_text(tree)
     if not body:
         return None
     m = None
-    for anchor in [h.text_content().strip() for h in tree.xpath("//h1")] + [title or ""]:
-        anchor = " ".join(anchor.split())
-        if len(anchor) >= 4 and (pos := body.find(anchor)) >= 0:
-            start = pos + len(anchor)
-            m = _BYLINE_DATE.search(body[start : start + 400])
-            break
+    zone = _after_headline(body, tree, title)
+    if zone is not None:
+        m = _BYLINE_DATE.search(zone)
     if m is None and text:
         # No headline to anchor on: the date printed just before the body starts (the byline's place).
         first = next((ln.strip() for ln in text.split("\n") if len(ln.strip()) >= 12), "")
         pos = body.find(" ".join(first.split())[:20]) if first else -1
         if pos > 0:
-            before = list(_BYLINE_DATE.finditer(body[max(0, pos - 150) : pos]))
+            # not glued to a word before it (出道日期1999年..., an infobox)
+            before = [d for d in _BYLINE_DATE.finditer(body, max(0, pos - 150), pos)
+                      if not HAN_RE.match(body[d.start() - 1 : d.start()])]
             m = before[-1] if before else None
     if m is None:
         stamp = _STAMP.search(body)
@@ -415,6 +469,8 @@ def extract_article(
     authors: tuple[str, ...] = ()
     if doc is not None and doc.author:
         authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", doc.author) if a.strip())
+    if not authors and HAN_RE.search(text[:200]):
+        authors = _byline_authors(_visible_text(tree), tree, title, text)
 
     declared_lang = declared or hints.language or (hints.outlet_languages[0] if len(hints.outlet_languages) == 1 else None)
     lang = detect_language(text, title, declared_lang)
