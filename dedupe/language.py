@@ -61,7 +61,7 @@ def _langdetect(text: str) -> str | None:
             _ready = True
         try:
             # detect_langs builds a fresh detector seeded from DetectorFactory.seed: repeatable.
-            best = detect_langs(text[:1500])  # n-gram extraction is linear in length; 1,500 chars decide
+            best = detect_langs(text[:600])  # its cost grows with the length; 600 characters decide
         except LangDetectException:
             return None
     if not best:
