@@ -39,7 +39,7 @@ class Hints:
 
 @dataclass(frozen=True)
 class Extracted:
-    status: str  # ok | not_article | too_short | no_text | not_html
+    status: str  # ok | not_article | too_short | no_text | not_html | paywall | consent_wall
     url: str
     canonical_url: str | None = None
     title: str | None = None
@@ -197,6 +197,34 @@ def _looks_paywalled(tree: Any, html: str) -> bool:
     return bool(_PAYWALL_MARKUP.search(classes)) or bool(_PAYWALL_TEXT.search(tree.text_content()[:200000]))
 
 
+# Cookie and consent walls (GDPR consent managers): the page shows a privacy notice instead of the article.
+_CONSENT_MARKUP = re.compile(
+    r"consent|gdpr|cookie[-_]?(?:banner|wall|notice|law)|onetrust|didomi|qc-cmp|sp_message|truste|cmp-|fc-consent",
+    re.IGNORECASE,
+)
+_CONSENT_TEXT = re.compile(
+    r"we (?:value|care about|respect) your privacy|(?:accept|agree to|allow) (?:all )?cookies|cookie (?:settings|"
+    r"preferences|policy)|manage (?:your )?(?:cookie|consent|privacy) (?:settings|preferences|choices|options)"
+    r"|before you continue|your privacy choices|(?:consent|agree) to (?:the use of |our use of )?cookies"
+    r"|we and our (?:\d+ )?(?:partners|vendors)|store and/or access information on a device|personali[sz]ed ads"
+    r"|使用cookie|使用 cookie|接受所有|同意并继续|同意並繼續|隐私设置|隱私設定|我们重视您的隐私|我們重視您的隱私",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_consent_wall(tree: Any, text: str) -> bool:
+    """The extracted text is a privacy/cookie notice (two or more consent phrases in a short text), or there is
+    no article-length text and the page is built around a consent manager."""
+    words = len(text.split()) + len(HAN_RE.findall(text))
+    if words < 300 and len(_CONSENT_TEXT.findall(text)) >= 2:
+        return True
+    if _is_long_enough(text):
+        return False
+    page_text = " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))[:20000]
+    markup = " ".join(tree.xpath("//body//@class | //body//@id")[:3000])
+    return bool(_CONSENT_TEXT.search(page_text)) and bool(_CONSENT_MARKUP.search(markup))
+
+
 # Lines that open or close a body without being part of it: source, author, editor, date stamps, share and
 # print widgets, "related" headers. Only the first and last few lines are examined, and only short ones.
 _EDGE_LINE = re.compile(
@@ -259,6 +287,21 @@ def _line_cells(text: str) -> list[str]:
                 continue
         lines.append(ln)
     return lines
+
+
+def _drop_headline(text: str, title: str | None) -> str:
+    """trafilatura keeps the headline as a body line, sometimes after a kicker (a section label such as
+    "Hong Kong"); it is the title, not text: drop it, and short lines before it, from the first three lines."""
+    if not title:
+        return text
+    lines = text.split("\n")
+    head = " ".join(title.split())
+    for i, ln in enumerate(lines[:3]):
+        if " ".join(ln.split()) == head:
+            if all(len(x.strip()) <= 40 for x in lines[:i]):
+                return "\n".join(lines[i + 1 :]).strip()
+            break
+    return text
 
 
 def _body_lines(text: str, tree: Any) -> str:
@@ -484,10 +527,7 @@ def extract_article(
     raw_title = page_meta.title or _meta(metas, "og:title")
     sitename = sitename or page_meta.sitename
     title = clean_title(raw_title, sitename, h1) or hints.title
-    # trafilatura keeps the headline as the first line of the body; it is the title, not text.
-    lines = text.split("\n")
-    if title and lines and lines[0].strip() == title.strip():
-        text = "\n".join(lines[1:]).strip()
+    text = _drop_headline(text, title)
     text = _trim_edges(_body_lines(text, tree))
 
     published, published_source = None, None
@@ -525,6 +565,8 @@ def extract_article(
         "page-metadata", "page-time"
     ):
         status = "not_article"
+    elif _looks_like_consent_wall(tree, text):
+        status = "consent_wall"
     elif not text.strip():
         status = "not_article" if _looks_like_index(tree) else "no_text"
     elif not _is_long_enough(text):
