@@ -115,7 +115,7 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     n_hangul = len(HANGUL_RE.findall(head))
     n_letters = sum(1 for c in head if c.isalpha())
     if n_han and n_han >= 0.3 * max(n_letters, 1) and n_kana < 0.05 * n_han and n_hangul < 0.05 * n_han:
-        script = chinese_script(sample)
+        script = chinese_script(head)  # 4,000 characters decide; OpenCC over a whole long page costs
         if script:
             return LanguageDecision(script, "script")
         if declared_tag in ("zh-Hans", "zh-Hant"):
