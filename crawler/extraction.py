@@ -273,6 +273,7 @@ _MIN_ANCHOR = 4  # link texts shorter than this are not searched for inside a li
 _PROSE_LEN = 50  # characters (Han + words) that make a line prose by length alone
 _PUNCT_LEN = 20  # ... or by length with sentence punctuation
 _MIN_PENALTY = 5  # what a short non-prose line costs at least
+_LINK_LINE_SHARE = 0.8  # other languages: a line with this share of link text is not article text
 
 
 def _line_cells(text: str) -> list[str]:
@@ -310,14 +311,20 @@ def _body_lines(text: str, tree: Any) -> str:
     lines counting for their length and other lines against it).
 
     trafilatura keeps portal boilerplate around Chinese articles (related-news lists, disclaimers, site
-    navigation). English text is returned unchanged: there the block cut loses more article than boilerplate.
+    navigation). In other languages only lines that are nearly all link text go: there the block cut loses more
+    article than boilerplate.
     """
-    n_han = len(HAN_RE.findall(text))
-    if n_han < 0.3 * max(1, len(_LETTER_WORD.findall(HAN_RE.sub(" ", text))) + n_han):
-        return text
     anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
     anchors.discard("")
     long_anchors = [a for a in anchors if len(a) >= _MIN_ANCHOR]
+    n_han = len(HAN_RE.findall(text))
+    if n_han < 0.3 * max(1, len(_LETTER_WORD.findall(HAN_RE.sub(" ", text))) + n_han):
+        # Other languages: only lines that are (nearly) all link text go ("Read more: ...", related links).
+        return "\n".join(
+            ln for ln in text.split("\n")
+            if not (core := " ".join(_LIST_MARK.sub("", ln.strip()).split()))
+            or _link_share(core, anchors, long_anchors) < _LINK_LINE_SHARE
+        ).strip()
     lines = _line_cells(text)
     scores: list[int] = []
     linked: list[bool] = []

@@ -124,17 +124,20 @@ def test_big5_portal_page_body_is_the_article_only() -> None:
 
 
 def test_english_body_is_not_cut_by_the_chinese_line_filter() -> None:
-    """The block cut is for Chinese text: an English article's short lines and link lines stay as they were."""
+    """The block cut is for Chinese text: an English article's short lines and paragraphs with a link stay; only
+    a line that is all link text ("Read more: ...") goes."""
     paras = [
         "The ferry operator said on Monday that the late sailing would return from next month.",
         "Residents had asked for it since the spring.",
-        "See the timetable for details.",
+        "See the timetable for details on the new sailings.",
         ("Passengers who travel after nine in the evening have had to take a bus and a second ferry since the "
          "late sailing was cut in March, a trip that can take more than an hour and a half."),
     ]
     html = ("<html><head><title>Late ferry returns</title></head><body><article><h1>Late ferry returns</h1>"
             + "".join(f"<p>{p}</p>" for p in paras[:2])
-            + f'<p><a href="/timetable.html">{paras[2]}</a></p><p>{paras[3]}</p></article></body></html>')
+            + '<p>See the <a href="/timetable.html">timetable</a> for details on the new sailings.</p>'
+            + '<p><a href="/news/pier.html">Read more: Central pier to close for repairs in May</a></p>'
+            + f"<p>{paras[3]}</p></article></body></html>")
     rec = extract_article(html, "http://127.0.0.1:8123/en/ferry.html")
     assert rec.text.split("\n") == paras
 
