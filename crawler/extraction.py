@@ -305,7 +305,7 @@ def _drop_headline(text: str, title: str | None) -> str:
     return text
 
 
-def _body_lines(text: str, tree: Any) -> str:
+def _body_lines(text: str, anchors: set[str]) -> str:
     """Cut a Chinese body down to its article: drop lines made mostly of link text (headline lists,
     navigation) and keep the contiguous run of lines with the most prose (the maximum-sum block, with prose
     lines counting for their length and other lines against it).
@@ -314,8 +314,6 @@ def _body_lines(text: str, tree: Any) -> str:
     navigation). In other languages only lines that are nearly all link text go: there the block cut loses more
     article than boilerplate.
     """
-    anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
-    anchors.discard("")
     long_anchors = [a for a in anchors if len(a) >= _MIN_ANCHOR]
     n_han = len(HAN_RE.findall(text))
     if n_han < 0.3 * max(1, len(_LETTER_WORD.findall(HAN_RE.sub(" ", text))) + n_han):
@@ -362,9 +360,15 @@ def _link_share(line: str, anchors: set[str], long_anchors: list[str]) -> float:
     return covered / len(line)
 
 
-def _text_is_link_list(tree: Any, text: str) -> bool:
-    """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
+def _anchor_texts(tree: Any) -> set[str]:
+    """The texts of the page's links, whitespace-normalised."""
     anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
+    anchors.discard("")
+    return anchors
+
+
+def _text_is_link_list(anchors: set[str], text: str) -> bool:
+    """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
     anchors = {a for a in anchors if len(a) >= 12}
     lines = [" ".join(ln.split()) for ln in text.split("\n") if ln.strip()]
     total = sum(len(ln) for ln in lines)
@@ -535,7 +539,10 @@ def extract_article(
     sitename = sitename or page_meta.sitename
     title = clean_title(raw_title, sitename, h1) or hints.title
     text = _drop_headline(text, title)
-    text = _trim_edges(_body_lines(text, tree))
+    anchors = _anchor_texts(tree)
+    # Whether trafilatura's text was mostly headline links (a section page) is judged before the cleaning.
+    link_list = bool(text.strip()) and _text_is_link_list(anchors, text)
+    text = _trim_edges(_body_lines(text, anchors))
 
     published, published_source = None, None
     visible: str | None = None  # the page's visible text, computed when a byline is looked for
@@ -583,7 +590,7 @@ def extract_article(
             status = "paywall"
         else:
             status = "too_short"
-    elif _text_is_link_list(tree, text):
+    elif link_list:
         status = "not_article"
     else:
         status = "ok"
