@@ -35,6 +35,27 @@ def header_charset(content_type: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+_MULTIBYTE = {"gb18030", "big5hkscs", "big5", "euc_jp", "shift_jis", "euc_kr"}
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _nearly_clean_chinese(body: bytes) -> tuple[str, str] | None:
+    """(text, encoding) when GB18030 or Big5-HKSCS decodes `body` with at most 1 bad character in 1000 and
+    at least 3 in 4 of its non-ASCII characters are Han; the one with fewer bad characters wins."""
+    found = []
+    for enc in ("gb18030", "big5hkscs"):
+        text = body.decode(enc, errors="replace")
+        bad = text.count("\ufffd")
+        non_ascii = len(_NON_ASCII.findall(text)) - bad
+        if non_ascii >= 20 and bad <= max(3, len(text) // 1000) and len(_HAN.findall(text)) >= 0.75 * non_ascii:
+            found.append((bad, enc, text))
+    if not found:
+        return None
+    bad, enc, text = min(found)
+    return text, enc
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
     """Return (text, encoding, how it was decided: header|bom|meta|utf-8|detected|fallback)."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
@@ -68,6 +89,15 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
 
     best = from_bytes(body, cp_isolation=["gb18030", "big5hkscs", "big5", "euc_jp", "shift_jis", "euc_kr",
                                           "cp1252", "cp1251", "iso8859_2", "koi8_r"]).best()
+    if best is not None and (_lookup(best.encoding) or best.encoding) in _MULTIBYTE:
+        enc = _lookup(best.encoding) or best.encoding
+        return body.decode(enc, errors="replace"), enc, "detected"
+    # charset-normalizer wants a clean decode: one broken character in a long GBK page (a cut or corrupted
+    # byte) makes it pick a single-byte code page and garble every line. A Chinese page that decodes with a
+    # handful of bad bytes into mostly Han characters is that page.
+    chinese = _nearly_clean_chinese(body)
+    if chinese is not None:
+        return chinese[0], chinese[1], "detected"
     if best is not None:
         enc = _lookup(best.encoding) or best.encoding
         return body.decode(enc, errors="replace"), enc, "detected"

@@ -264,6 +264,7 @@ class Run:
     status: str | None = None
     title: str | None = None
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    declared: str | None = None  # the page's declared language
 
 
 def run_ours(body: bytes, url: str) -> Run:
@@ -272,7 +273,8 @@ def run_ours(body: bytes, url: str) -> Run:
     t0 = time.perf_counter()
     rec = extract_article(body, url)
     dt = time.perf_counter() - t0
-    return Run(rec.text or "", dt, rec.published, tuple(rec.authors), rec.language, rec.status, rec.title)
+    return Run(rec.text or "", dt, rec.published, tuple(rec.authors), rec.language, rec.status, rec.title,
+               declared=rec.meta.get("declared_language"))
 
 
 @contextmanager
@@ -364,6 +366,13 @@ def summarise(kind: str, pages: list[Page], runs: list[Run]) -> dict[str, Any]:
         out["authors"] = {"pages": len(known), "found": sum(author_found(t, a) for t, a in known),
                           "none_given": sum(1 for _, a in known if not a)}
         out["authors"]["accuracy"] = out["authors"]["found"] / len(known) if known else 0.0
+    # Developer/test halves: pages at even positions (sorted by id) are the ones extraction was tuned on, the
+    # odd ones were only measured.
+    metric = MAIN_METRIC[kind]
+    out["halves"] = {half: aggregate([r.scores[metric]["tpfpfn"] for r in runs[start::2]])["f1"]
+                     for half, start in (("even", 0), ("odd", 1))}
+    if any(r.language for r in runs):
+        out["headlines"] = headline_languages(kind, pages, runs)
     if any(r.status for r in runs):
         out["status"] = dict(Counter(r.status or "none" for r in runs).most_common())
     if any(r.language for r in runs):
@@ -380,6 +389,24 @@ def summarise(kind: str, pages: list[Page], runs: list[Run]) -> dict[str, Any]:
             decided = sum(v for (a, _), v in ref.items() if a != "undecided")
             out["script_agreement"] = agree / decided if decided else 0.0
     return out
+
+
+def headline_languages(kind: str, pages: list[Page], runs: list[Run]) -> dict[str, int]:
+    """Language of the headline alone against the reference text's: daniel-zh's reference headline (its first
+    paragraph), else our extracted title; decided with the page's declared language and without it."""
+    from dedupe.chinese import chinese_script
+    from dedupe.language import detect_language
+
+    counts = {"pages": 0, "with_declared": 0, "alone": 0}
+    for page, run in zip(pages, runs):
+        headline = page.truth.split("\n", 1)[0] if kind == "daniel-zh" else run.title
+        reference = chinese_script(page.truth) if kind in CHINESE_SETS else detect_language(page.truth).language
+        if not headline or not reference:
+            continue
+        counts["pages"] += 1
+        counts["with_declared"] += detect_language("", headline, run.declared).language == reference
+        counts["alone"] += detect_language("", headline).language == reference
+    return counts
 
 
 def evaluate_extraction(path: str | Path, extractors: tuple[str, ...] = ("ours", "trafilatura"),
@@ -475,6 +502,15 @@ def _extra_lines(results: list[dict[str, Any]]) -> list[str]:
             pairs = ", ".join(f"{k}: {v}" for k, v in ours["script_vs_reference"].items())
             lines.append(f"{res['kind']}: script of the reference text -> our tag: {pairs} "
                          f"(agreement {ours['script_agreement']:.1%} where the reference is decided)")
+        if "halves" in ours:
+            lines.append(f"{res['kind']}: {res['main_metric']} F1 (ours) on the pages at even positions (tuned on) "
+                         f"{_f(ours['halves']['even'])}, at odd positions (held out from tuning) "
+                         f"{_f(ours['halves']['odd'])}")
+        if ours.get("headlines", {}).get("pages"):
+            h = ours["headlines"]
+            lines.append(f"{res['kind']}: headline language (ours, headline alone vs the reference text's language) "
+                         f"{h['with_declared']}/{h['pages']} with the page's declared language, "
+                         f"{h['alone']}/{h['pages']} without it")
         if "status" in ours:
             lines.append(f"{res['kind']}: extraction status (ours) "
                          + ", ".join(f"{k} {v}" for k, v in ours["status"].items()))

@@ -39,7 +39,7 @@ class Hints:
 
 @dataclass(frozen=True)
 class Extracted:
-    status: str  # ok | not_article | too_short | no_text | not_html
+    status: str  # ok | not_article | too_short | no_text | not_html | paywall | consent_wall
     url: str
     canonical_url: str | None = None
     title: str | None = None
@@ -96,13 +96,57 @@ def _rejoin(original: str, parts: list[str]) -> str:
     return original[start:end] if start >= 0 and end > start else " ".join(parts)
 
 
+def _meta_index(tree: Any) -> dict[tuple[str, str], str]:
+    """{(attribute, name): content} of the page's <meta> tags, first non-empty one of each (one pass)."""
+    index: dict[tuple[str, str], str] = {}
+    for el in tree.iter("meta"):
+        content = (el.get("content") or "").strip()
+        if content:
+            for attr in ("property", "name", "itemprop"):
+                if (name := el.get(attr)) is not None:
+                    index.setdefault((attr, name), content)
+    return index
+
+
 def _meta(tree: Any, *names: str) -> str | None:
+    """The first <meta property|name|itemprop=NAME content> among `names` (`tree` or its `_meta_index`)."""
+    index = tree if isinstance(tree, dict) else _meta_index(tree)
     for name in names:
         for attr in ("property", "name", "itemprop"):
-            found = tree.xpath(f'//meta[@{attr}="{name}"]/@content')
-            if found and found[0].strip():
-                return str(found[0]).strip()
+            if (found := index.get((attr, name))) is not None:
+                return found
     return None
+
+
+def _page_metadata(tree: Any, url: str) -> Any:
+    """Title, author and site name as trafilatura's `extract_metadata` finds them, without the parts we do
+    not use (its date search, categories, tags, licence), which cost a third of the extraction time."""
+    from trafilatura.metadata import (
+        META_URL,
+        examine_meta,
+        extract_author,
+        extract_meta_json,
+        extract_sitename,
+        extract_title,
+    )
+
+    md = examine_meta(tree)
+    if md.author and " " not in md.author:  # as trafilatura: a one-word meta author is usually a handle
+        md.author = None
+    try:
+        md = extract_meta_json(tree, md)
+    except Exception as exc:  # noqa: BLE001 - trafilatura's JSON-LD reader has bugs; no metadata then
+        log.debug("%s: JSON-LD metadata unreadable (%s)", url, exc)
+    md.title = md.title or extract_title(tree)
+    md.author = md.author or extract_author(tree)
+    md.sitename = md.sitename or extract_sitename(tree)
+    if md.sitename:
+        md.sitename = md.sitename.lstrip("@")
+        if md.sitename and "." not in md.sitename and not md.sitename[0].isupper():
+            md.sitename = md.sitename.title()
+    elif m := META_URL.match(url):
+        md.sitename = m[1]
+    return md
 
 
 def _iso(value: str | None) -> str | None:
@@ -136,12 +180,12 @@ def _is_long_enough(text: str) -> bool:
     return len(text.split()) + n_han >= MIN_WORDS
 
 
-_PAYWALL_MARKUP = re.compile(r"paywall|subscriber[-_ ]?only|premium[-_ ]content|metered|piano-|tp-modal|regwall", re.I)
+_PAYWALL_MARKUP = re.compile(r"paywall|subscriber[-_ ]?only|premium[-_ ]content|metered|piano-|tp-modal|regwall", re.IGNORECASE)
 _PAYWALL_TEXT = re.compile(
     r"subscribe (?:now )?to (?:continue|keep) reading|to continue reading,? (?:please )?(?:subscribe|log ?in|sign in)"
     r"|this (?:article|content) is (?:only )?(?:available|reserved) (?:to|for) subscribers|subscribers only"
     r"|订阅后(?:继续)?阅读|訂閱後(?:繼續)?閱讀|付费阅读|付費閱讀|登录后阅读全文|登入後閱讀全文",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -151,6 +195,34 @@ def _looks_paywalled(tree: Any, html: str) -> bool:
         return True
     classes = " ".join(tree.xpath("//@class | //@id")[:3000])
     return bool(_PAYWALL_MARKUP.search(classes)) or bool(_PAYWALL_TEXT.search(tree.text_content()[:200000]))
+
+
+# Cookie and consent walls (GDPR consent managers): the page shows a privacy notice instead of the article.
+_CONSENT_MARKUP = re.compile(
+    r"consent|gdpr|cookie[-_]?(?:banner|wall|notice|law)|onetrust|didomi|qc-cmp|sp_message|truste|cmp-|fc-consent",
+    re.IGNORECASE,
+)
+_CONSENT_TEXT = re.compile(
+    r"we (?:value|care about|respect) your privacy|(?:accept|agree to|allow) (?:all )?cookies|cookie (?:settings|"
+    r"preferences|policy)|manage (?:your )?(?:cookie|consent|privacy) (?:settings|preferences|choices|options)"
+    r"|before you continue|your privacy choices|(?:consent|agree) to (?:the use of |our use of )?cookies"
+    r"|we and our (?:\d+ )?(?:partners|vendors)|store and/or access information on a device|personali[sz]ed ads"
+    r"|使用cookie|使用 cookie|接受所有|同意并继续|同意並繼續|隐私设置|隱私設定|我们重视您的隐私|我們重視您的隱私",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_consent_wall(tree: Any, text: str) -> bool:
+    """The extracted text is a privacy/cookie notice (two or more consent phrases in a short text), or there is
+    no article-length text and the page is built around a consent manager."""
+    words = len(text.split()) + len(HAN_RE.findall(text))
+    if words < 300 and len(_CONSENT_TEXT.findall(text)) >= 2:
+        return True
+    if _is_long_enough(text):
+        return False
+    page_text = " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))[:20000]
+    markup = " ".join(tree.xpath("//body//@class | //body//@id")[:3000])
+    return bool(_CONSENT_TEXT.search(page_text)) and bool(_CONSENT_MARKUP.search(markup))
 
 
 # Lines that open or close a body without being part of it: source, author, editor, date stamps, share and
@@ -168,9 +240,20 @@ _EDGE_LINE = re.compile(
 )
 
 
+# Legal lines that close a page whatever their length: disclaimers and copyright notices.
+_LEGAL_LINE = re.compile(
+    r"^[\s(（【\[]*(?:免责声明|免責聲明|版权声明|版權聲明|声明|聲明)\s*[:：]|版权所有|版權所有|all rights reserved|^copyright\b",
+    re.IGNORECASE,
+)
+
+
 def _trim_edges(text: str, max_lines: int = 3, max_len: int = 80) -> str:
-    """Drop source/author/editor/share lines from the start and end of an extracted body."""
+    """Drop source/author/editor/share lines from the start and end of an extracted body, and disclaimer or
+    copyright lines from its end."""
     lines = text.split("\n")
+    for _ in range(max_lines):
+        if lines and _LEGAL_LINE.search(lines[-1].strip()):
+            lines.pop()
     for _ in range(max_lines):
         if lines and len(lines[0].strip()) <= max_len and _EDGE_LINE.match(lines[0].strip()):
             lines.pop(0)
@@ -180,9 +263,112 @@ def _trim_edges(text: str, max_lines: int = 3, max_len: int = 80) -> str:
     return "\n".join(lines).strip()
 
 
-def _text_is_link_list(tree: Any, text: str) -> bool:
-    """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
+_LIST_MARK = re.compile(r"^(?:[-*•·・●◆■□▪►>»]\s*)+")
+_PROSE_PUNCT = re.compile(r"[。！？；，、：,.!?;:”」』）)]")
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
+# Tuned on the even-numbered pages (sorted by id) of the two Chinese developer sets; the odd-numbered ones
+# were only measured (docs/quality.md).
+_LINK_SHARE = 0.3  # a line whose text is at least this share of link text is navigation
+_MIN_ANCHOR = 4  # link texts shorter than this are not searched for inside a line
+_PROSE_LEN = 50  # characters (Han + words) that make a line prose by length alone
+_PUNCT_LEN = 20  # ... or by length with sentence punctuation
+_MIN_PENALTY = 5  # what a short non-prose line costs at least
+_LINK_LINE_SHARE = 0.8  # other languages: a line with this share of link text is not article text
+
+
+def _line_cells(text: str) -> list[str]:
+    """The body's lines; a layout-table row holding prose becomes one line per non-empty cell."""
+    lines = []
+    for ln in text.split("\n"):
+        st = ln.strip()
+        if st.startswith("|"):
+            cells = [c.strip() for c in st.strip("|").split(" | ") if c.strip()]
+            if any(len(c) >= 30 for c in cells):
+                lines.extend(cells)
+                continue
+        lines.append(ln)
+    return lines
+
+
+def _drop_headline(text: str, title: str | None) -> str:
+    """trafilatura keeps the headline as a body line, sometimes after a kicker (a section label such as
+    "Hong Kong"); it is the title, not text: drop it, and short lines before it, from the first three lines."""
+    if not title:
+        return text
+    lines = text.split("\n")
+    head = " ".join(title.split())
+    for i, ln in enumerate(lines[:3]):
+        if " ".join(ln.split()) == head:
+            if all(len(x.strip()) <= 40 for x in lines[:i]):
+                return "\n".join(lines[i + 1 :]).strip()
+            break
+    return text
+
+
+def _body_lines(text: str, anchors: set[str]) -> str:
+    """Cut a Chinese body down to its article: drop lines made mostly of link text (headline lists,
+    navigation) and keep the contiguous run of lines with the most prose (the maximum-sum block, with prose
+    lines counting for their length and other lines against it).
+
+    trafilatura keeps portal boilerplate around Chinese articles (related-news lists, disclaimers, site
+    navigation). In other languages only lines that are nearly all link text go: there the block cut loses more
+    article than boilerplate.
+    """
+    long_anchors = [a for a in anchors if len(a) >= _MIN_ANCHOR]
+    n_han = len(HAN_RE.findall(text))
+    if n_han < 0.3 * max(1, len(_LETTER_WORD.findall(HAN_RE.sub(" ", text))) + n_han):
+        # Other languages: only lines that are (nearly) all link text go ("Read more: ...", related links).
+        return "\n".join(
+            ln for ln in text.split("\n")
+            if not (core := " ".join(_LIST_MARK.sub("", ln.strip()).split()))
+            or _link_share(core, anchors, long_anchors) < _LINK_LINE_SHARE
+        ).strip()
+    lines = _line_cells(text)
+    scores: list[int] = []
+    linked: list[bool] = []
+    for ln in lines:
+        core = " ".join(_LIST_MARK.sub("", ln.strip()).split())
+        size = len(HAN_RE.findall(core)) + len(_LETTER_WORD.findall(HAN_RE.sub(" ", core)))
+        is_link = bool(core) and _link_share(core, anchors, long_anchors) >= _LINK_SHARE
+        prose = not is_link and (size >= _PROSE_LEN or (size >= _PUNCT_LEN and _PROSE_PUNCT.search(core)))
+        scores.append(size if prose else 0 if not core else -max(size, _MIN_PENALTY))
+        linked.append(is_link)
+    best, best_start, best_end = 0, 0, -1
+    run, start = 0, 0
+    for i, v in enumerate(scores):
+        if run <= 0:
+            run, start = v, i
+        else:
+            run += v
+        if run > best:
+            best, best_start, best_end = run, start, i
+    if best_end < 0:  # no prose line at all: leave it to the status checks
+        return text
+    return "\n".join(ln for i, ln in enumerate(lines) if best_start <= i <= best_end and not linked[i]).strip()
+
+
+def _link_share(line: str, anchors: set[str], long_anchors: list[str]) -> float:
+    """The share of `line` that is the text of links on the page."""
+    if line in anchors:
+        return 1.0
+    covered = 0
+    for a in long_anchors:
+        if a in line:
+            covered += len(a) * line.count(a)
+            if covered >= len(line):
+                return 1.0
+    return covered / len(line)
+
+
+def _anchor_texts(tree: Any) -> set[str]:
+    """The texts of the page's links, whitespace-normalised."""
     anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
+    anchors.discard("")
+    return anchors
+
+
+def _text_is_link_list(anchors: set[str], text: str) -> bool:
+    """The extracted 'body' is mostly headline links (a section or tag page that trafilatura took for text)."""
     anchors = {a for a in anchors if len(a) >= 12}
     lines = [" ".join(ln.split()) for ln in text.split("\n") if ln.strip()]
     total = sum(len(ln) for ln in lines)
@@ -197,26 +383,83 @@ _BYLINE_DATE = re.compile(
 
 _DATE = _BYLINE_DATE.pattern
 # A publication stamp anywhere in the page: a date with a time, or a date next to a label saying so.
+# A bare 时间/日期 label must start a phrase and sit right before its date: 出道日期 ("debut date", an
+# encyclopedia infobox) and a table's 日期 column heading are not stamps.
 _STAMP = re.compile(
-    rf"(?:(?:发布|發佈|发表|發表|时间|時間|日期|更新|published|posted|updated)[^0-9]{{0,12}}(?={_DATE}))"
-    rf"|(?={_DATE}\s*(?:\d{{1,2}}:\d{{2}}|[\[(（]?\s*(?:来源|來源|作者|编辑|編輯)))",
+    rf"(?:(?:发布|發佈|发表|發表|更新|published|posted|updated)[^0-9]{{0,12}}(?={_DATE}))"
+    rf"|(?:(?:成文|发文|發文|出版|刊登|(?<![\u4e00-\u9fff]))(?:时间|時間|日期)\s*[:：]?\s*(?={_DATE}))"
+    rf"|(?={_DATE}\s*(?:\d{{1,2}}:\d{{2}}|[\[(（]?\s*(?:来源|來源|作者|编辑|編輯)))"
+    # an author/translator byline followed by its date: 作者：周思博 译：Chen Bin 2005年1月2日
+    rf"|(?:(?<![\u4e00-\u9fff])(?:作者|译者|譯者|记者|記者|文|译|譯)\s*[:：][^0-9:：]{{1,40}}(?={_DATE}))",
     re.IGNORECASE,
 )
 
 
-def _byline_date(tree: Any, title: str | None) -> str | None:
-    """A date printed near the headline (the byline), where most Chinese news pages put it; else the first
-    publication stamp in the page (a date with a time, or a labelled date)."""
-    body = " ".join(tree.xpath("//body")[0].text_content().split()) if tree.xpath("//body") else ""
-    if not body:
-        return None
-    m = None
+def _visible_text(tree: Any) -> str:
+    """What a reader sees of the page body, on one line: script and style text (JSON blobs with other
+    dates) left out."""
+    return " ".join(" ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")).split())
+
+
+def _after_headline(body: str, tree: Any, title: str | None, size: int = 400) -> str | None:
+    """The `size` characters of `body` that follow the headline (the byline's place), if it is found."""
     for anchor in [h.text_content().strip() for h in tree.xpath("//h1")] + [title or ""]:
         anchor = " ".join(anchor.split())
         if len(anchor) >= 4 and (pos := body.find(anchor)) >= 0:
-            start = pos + len(anchor)
-            m = _BYLINE_DATE.search(body[start : start + 400])
-            break
+            return body[pos + len(anchor) : pos + len(anchor) + size]
+    return None
+
+
+# A Chinese byline: 作者：陈晓岚, 记者 周嘉敏, 文/林若谷, 本报记者 王一鸣 李文; names of two to four Han characters.
+_CJK_BYLINE = re.compile(
+    r"(?:(?:作者|记者|記者|撰文|撰稿|编译|編譯)(?:\s*[:：/／]\s*|\s+)|(?<![\u4e00-\u9fff])文\s*[:：/／]\s*)"
+    r"((?:[\u4e00-\u9fff·]{2,4})(?:\s*[、，,\s]\s*[\u4e00-\u9fff·]{2,4}){0,3})(?![\u4e00-\u9fff])"
+)
+_NOT_A_NAME = re.compile(
+    r"^(?:报道|報道|摄影|攝影|编辑|編輯|来源|來源|发自|發自|通讯员|通訊員|本报|本報|责任|責任|联系|聯繫|博客|文章|资料|資料)"
+    r"|(?:编辑|編輯|记者|記者|资料|資料|文章|博客|手记|手記)$"
+)
+
+
+def _byline_authors(body: str, tree: Any, title: str | None, text: str) -> tuple[str, ...]:
+    """Authors named in a Chinese byline: next to the headline, else right after the body's last line
+    (（记者 张三）, 本报记者 李四), else just before its first line, else a 作者： label anywhere."""
+    zones = [_after_headline(body, tree, title, 200) or ""]
+    lines = [" ".join(ln.split()) for ln in text.split("\n") if len(ln.strip()) >= 8]
+    if lines and (pos := body.find(lines[-1][-20:])) >= 0:
+        zones.append(body[pos : pos + 140])
+    if lines and (pos := body.find(lines[0][:20])) > 0:
+        zones.append(body[max(0, pos - 150) : pos])
+    zones.append(body[m.start() :] if (m := re.search(r"作者\s*[:：]", body)) else "")
+    for zone in zones:
+        m = _CJK_BYLINE.search(zone)
+        if m is not None:
+            names = [n for n in re.split(r"[、，,\s]+", m.group(1)) if n and not _NOT_A_NAME.match(n)]
+            if names:
+                return tuple(dict.fromkeys(names))
+    return ()
+
+
+def _byline_date(tree: Any, title: str | None, text: str = "", body: str | None = None) -> str | None:
+    """A date printed near the headline (the byline), where most Chinese news pages put it; without a
+    headline, a date just before the body `text` starts; else the first publication stamp in the page (a date
+    with a time, or a labelled date)."""
+    body = _visible_text(tree) if body is None else body
+    if not body:
+        return None
+    m = None
+    zone = _after_headline(body, tree, title)
+    if zone is not None:
+        m = _BYLINE_DATE.search(zone)
+    if m is None and text:
+        # No headline to anchor on: the date printed just before the body starts (the byline's place).
+        first = next((ln.strip() for ln in text.split("\n") if len(ln.strip()) >= 12), "")
+        pos = body.find(" ".join(first.split())[:20]) if first else -1
+        if pos > 0:
+            # not glued to a word before it (出道日期1999年..., an infobox)
+            before = [d for d in _BYLINE_DATE.finditer(body, max(0, pos - 150), pos)
+                      if not HAN_RE.match(body[d.start() - 1 : d.start()])]
+            m = before[-1] if before else None
     if m is None:
         stamp = _STAMP.search(body)
         if stamp is None:
@@ -283,29 +526,29 @@ def extract_article(
         if href.strip().startswith(("http://", "https://")):
             canonical = href.strip()
             break
-    declared = (tree.get("lang") or tree.get("xml:lang") or _meta(tree, "og:locale", "language", "content-language"))
+    metas = _meta_index(tree)
+    declared = (tree.get("lang") or tree.get("xml:lang") or _meta(metas, "og:locale", "language", "content-language"))
     h1s = [h.text_content().strip() for h in tree.xpath("//h1") if h.text_content().strip()]
     h1 = h1s[0] if len(h1s) == 1 else None
-    sitename = _meta(tree, "og:site_name", "application-name")
+    sitename = _meta(metas, "og:site_name", "application-name")
 
+    page_meta = _page_metadata(tree, url)
     doc = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False,
-        deduplicate=False,
-        # Its date is not used (ours is decided below); the extensive search (dateparser) cost 2/3 of the time.
-        date_extraction_params={"extensive_search": False, "original_date": True},
+        tree, url=url, include_comments=False, include_tables=True, include_images=False, deduplicate=False,
     )
     text = (doc.text if doc is not None else "") or ""
-    raw_title = (doc.title if doc is not None else None) or _meta(tree, "og:title")
-    sitename = sitename or (doc.sitename if doc is not None else None)
+    raw_title = page_meta.title or _meta(metas, "og:title")
+    sitename = sitename or page_meta.sitename
     title = clean_title(raw_title, sitename, h1) or hints.title
-    # trafilatura keeps the headline as the first line of the body; it is the title, not text.
-    lines = text.split("\n")
-    if title and lines and lines[0].strip() == title.strip():
-        text = "\n".join(lines[1:]).strip()
-    text = _trim_edges(text)
+    text = _drop_headline(text, title)
+    anchors = _anchor_texts(tree)
+    # Whether trafilatura's text was mostly headline links (a section page) is judged before the cleaning.
+    link_list = bool(text.strip()) and _text_is_link_list(anchors, text)
+    text = _trim_edges(_body_lines(text, anchors))
 
     published, published_source = None, None
-    own = _meta(tree, "article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued")
+    visible: str | None = None  # the page's visible text, computed when a byline is looked for
+    own = _meta(metas, "article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued")
     if own and _iso(own):
         published, published_source = _iso(own), "page-metadata"
     else:
@@ -314,7 +557,7 @@ def extract_article(
             published, published_source = _iso(times[0]), "page-time"
         elif hints.published and _iso(hints.published):
             published, published_source = _iso(hints.published), "feed-or-sitemap"
-        elif byline := _byline_date(tree, title):
+        elif byline := _byline_date(tree, title, text, visible := _visible_text(tree)):
             published, published_source = byline, "page-byline"
         else:
             # On the original page, comments included (some CMSs print the date only there), and without
@@ -324,18 +567,22 @@ def extract_article(
                 published, published_source = _iso(found), "htmldate"
 
     authors: tuple[str, ...] = ()
-    if doc is not None and doc.author:
-        authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", doc.author) if a.strip())
+    if page_meta.author:
+        authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", page_meta.author) if a.strip())
+    if not authors and HAN_RE.search(text[:200]):
+        authors = _byline_authors(visible if visible is not None else _visible_text(tree), tree, title, text)
 
     declared_lang = declared or hints.language or (hints.outlet_languages[0] if len(hints.outlet_languages) == 1 else None)
     lang = detect_language(text, title, declared_lang)
 
     meta = {"declared_language": declared, "keywords": list(hints.keywords)} if hints.keywords else {"declared_language": declared}
-    og_type = (_meta(tree, "og:type") or "").lower()
+    og_type = (_meta(metas, "og:type") or "").lower()
     if og_type in ("website", "profile", "video.other", "music.song") and published_source not in (
         "page-metadata", "page-time"
     ):
         status = "not_article"
+    elif _looks_like_consent_wall(tree, text):
+        status = "consent_wall"
     elif not text.strip():
         status = "not_article" if _looks_like_index(tree) else "no_text"
     elif not _is_long_enough(text):
@@ -345,7 +592,7 @@ def extract_article(
             status = "paywall"
         else:
             status = "too_short"
-    elif _text_is_link_list(tree, text):
+    elif link_list:
         status = "not_article"
     else:
         status = "ok"

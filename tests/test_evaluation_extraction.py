@@ -192,6 +192,8 @@ _FLOORS = json.loads((Path(__file__).parent / "quality_floors.json").read_text(e
 FLOORS = {k: _FLOORS[k] for k in ("scrapinghub-aeb", "chinese-wce", "daniel-zh")}
 DATE_FLOOR = _FLOORS["date_accuracy"]
 MAX_WRONG_DATES = _FLOORS["max_wrong_dates"]
+AUTHOR_FLOOR = _FLOORS["author_accuracy"]
+HEADLINE_FLOORS = _FLOORS["headline_language"]
 
 
 def test_shared_extraction_floor() -> None:
@@ -214,3 +216,8 @@ def test_shared_extraction_floor() -> None:
     assert dates["accuracy"] >= DATE_FLOOR, dates
     # No date beats a wrong date (copyright years, archive lists, "today").
     assert dates["wrong"] <= MAX_WRONG_DATES, dates
+    authors = results["chinese-wce"]["summary"]["ours"]["authors"]
+    assert authors["accuracy"] >= AUTHOR_FLOOR, authors
+    for kind, floor in HEADLINE_FLOORS.items():
+        headlines = results[kind]["summary"]["ours"]["headlines"]
+        assert headlines["with_declared"] >= floor * headlines["pages"], (kind, headlines)

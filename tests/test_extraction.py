@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from conftest import encoding_family, expected_fixture, fixture_page
+
 from crawler.extraction import Hints, clean_title, extract_article
 
 BASE = "http://127.0.0.1:8123"
@@ -161,3 +161,51 @@ def test_source_author_and_editor_lines_are_trimmed_from_the_edges_only() -> Non
     assert "时间：展览为期两周" in trimmed and trimmed.endswith("门票将免费派发。")
     english = "Advertisement\nThe council voted on Tuesday.\nRead more: other stories"
     assert _trim_edges(english) == "The council voted on Tuesday."
+
+
+def test_body_does_not_repeat_a_headline_that_follows_a_kicker() -> None:
+    """A wire story opens with a section kicker, then the headline: neither is body text."""
+    paras = [
+        ("The harbour ferry operator will add two late sailings on weekdays from next month, the transport "
+        "department said on Tuesday, after a year of complaints from residents of the outlying islands."),
+        ("The new sailings leave the central pier at half past eleven and at midnight, and return twenty minutes "
+        "later; fares will be the same as on the last existing sailing, the department said in a statement."),
+    ]
+    html = ('<html><head><title>Ferry operator adds late sailings | Harbour Wire</title></head><body><article>'
+            '<p class="kicker">Transport</p><h1>Ferry operator adds late sailings</h1>'
+            + "".join(f"<p>{p}</p>" for p in paras) + "</article></body></html>")
+    rec = extract_article(html, "http://127.0.0.1:8123/news/ferry.html")
+    assert rec.title == "Ferry operator adds late sailings"
+    assert rec.text.split("\n") == paras
+
+
+CONSENT_WALL = """<html><head><title>Council approves harbour tunnel toll cut | Harbour Herald</title></head><body>
+<div id="consent-overlay" class="cmp-wall gdpr">
+<h2>We value your privacy</h2>
+<p>We and our 812 partners store and/or access information on a device, such as cookies, and process personal
+data for personalised ads and content, ad and content measurement, audience insights and product development.</p>
+<p>You can accept all cookies or manage your privacy choices at any time in Cookie settings.</p>
+<button>Accept all cookies</button> <button>Manage preferences</button>
+</div></body></html>"""
+
+ARTICLE_WITH_COOKIE_BANNER = """<html><head><title>Council approves harbour tunnel toll cut</title></head><body>
+<div class="cookie-banner">We use cookies. <a href="/privacy">Cookie policy</a> <button>Accept all cookies</button></div>
+<article><h1>Council approves harbour tunnel toll cut</h1>
+<p>The city council voted on Wednesday to cut the toll on the western harbour tunnel by a third from January,
+after two years of complaints from drivers who said the crossing cost far more than the other two tunnels.</p>
+<p>The operator will be paid the difference from the transport fund until its franchise ends in four years,
+and the council said it expected traffic on the eastern crossing, the busiest of the three, to fall.</p>
+<p>Drivers' groups welcomed the decision but said the cut should have come sooner, pointing to queues that
+stretch back more than two kilometres at the eastern tunnel entrance most weekday mornings.</p>
+</article></body></html>"""
+
+
+def test_consent_wall_is_not_an_article() -> None:
+    rec = extract_article(CONSENT_WALL, "http://127.0.0.1:8123/news/toll.html")
+    assert rec.status == "consent_wall"
+
+
+def test_article_with_a_cookie_banner_is_an_article() -> None:
+    rec = extract_article(ARTICLE_WITH_COOKIE_BANNER, "http://127.0.0.1:8123/news/toll.html")
+    assert rec.status == "ok"
+    assert "cookies" not in rec.text.lower()

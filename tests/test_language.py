@@ -132,3 +132,16 @@ def test_explicit_script_subtag_beats_region(tag: str) -> None:
 def test_detection_is_deterministic(args: tuple[str, str | None, str | None]) -> None:
     results = {detect_language(*args) for _ in range(5)}
     assert len(results) == 1
+
+
+def test_declared_language_decides_a_short_headline_in_its_script() -> None:
+    """langdetect calls this English headline Italian; the page's declared English settles it, while a long
+    text in another language still beats a wrong declaration and a script mismatch ignores it."""
+    headline = "NASA adds five companies to commercial lunar lander program"
+    assert detect_language("", headline, "en-US") == LanguageDecision("en", "declared")
+    assert detect_language("", "Диета Аткинса (14 дней)", "ru") == LanguageDecision("ru", "declared")
+    assert detect_language("", "Диета Аткинса (14 дней)", "en").language != "en"
+    long_german = ("Die elektronische Patientenakte soll allen gesetzlich Versicherten ab dem kommenden Jahr "
+                   "zur Verfügung stehen. Ärzte und Krankenhäuser müssen dafür ihre Praxissoftware anpassen, "
+                   "und die Krankenkassen informieren ihre Mitglieder in den nächsten Wochen per Brief.")
+    assert detect_language(long_german, None, "en") == LanguageDecision("de", "langdetect")
