@@ -2,12 +2,14 @@
 
 Each story gets a term vector (TF-IDF over words, or over character bigrams for Chinese after folding to
 Simplified), its numeric anchors and its date. Candidate story pairs come from an inverted index over terms
-and anchors (never all pairs); a pair is linked when
-- same language family: term cosine >= `event_cosine`;
-- different languages: enough shared anchors (numbers normalised across scripts), at least one not a year;
-and in both cases the dates are within `event_window_days` and the anchor veto does not fire (both sides carry
-numbers and share none). Stories then join by average-link clustering, so one strong pair cannot chain two
-happenings together.
+and anchors (never all pairs); a pair is scored by
+- same language family: term cosine, lowered when the two carry conflicting figures;
+- Chinese-English: a CC-CEDICT dictionary bridge (plus Latin-script words both sides share);
+- other language pairs: name words (accents removed) and numbers normalised across scripts;
+- optionally (`encoder="e5"`), a multilingual sentence encoder's cosine mixed into a pair's score;
+and in all cases the dates must be within `event_window_days`; across languages the numbers veto a pair when
+they conflict (none shared, and both lead with figures the other never mentions). Stories then join by
+average-link clustering, so one strong pair cannot chain two happenings together.
 """
 from __future__ import annotations
 
@@ -189,6 +191,7 @@ class PairScores:
     vectors: list[dict[str, float]] = field(default_factory=list)
     bridge: dict[int, dict[str, float]] = field(default_factory=dict)
     neutral: dict[int, dict[str, float]] = field(default_factory=dict)
+    encoded: np.ndarray | None = None  # encoder mode: one unit vector per story
 
 
 BRIDGED = frozenset({"zh", "en"})
@@ -270,9 +273,9 @@ def _dot(a: dict[str, float], b: dict[str, float]) -> float:
 def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) -> PairScores:
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
-    Same language family: TF-IDF cosine. Different languages: the share of numeric anchors they have in
-    common (at least `crosslingual_min_anchors`, one of them not a year). A pair dated further apart than the
-    window, or whose numbers veto it, becomes a cannot-link instead.
+    Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
+    names and numbers for other language pairs). A pair dated further apart than the window, or whose numbers
+    veto it, becomes a cannot-link instead.
     """
     vectors = _tfidf(profiles, config.max_terms)
     bridge = _bridge_vectors(profiles, config.max_terms)
@@ -306,41 +309,63 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     cosines = _pair_cosines(vectors, pairs)
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
+    encoded = _encode(profiles, config)
     for (i, j), cos in zip(pairs, cosines):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
             cannot.add((i, j))
             continue
-        same_language = p.family == q.family and p.family != "und"
-        # Across languages numbers are the evidence, so conflicting numbers forbid the link. Within a language,
-        # reports of one happening often carry different figures (tolls, updates): the text decides.
-        if not same_language and _vetoed(p, q):
+        scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j))
+        if scored is None:
             cannot.add((i, j))
-            continue
-        if same_language:
-            cos = cos * _number_conflict_factor(p, q, config)
-            if cos > 0:
-                links.append(EventLink(i, j, "same-language", round(float(cos), 4)))
-        elif i in bridge and j in bridge:
-            # Chinese-English through the dictionary bridge, rescaled so that the bridge's own threshold
-            # meets the same-language one in average-link clustering.
-            raw = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config)
-            score = raw * config.event_cosine / config.bridge_threshold
-            if score > 0:
-                links.append(EventLink(i, j, "cross-lingual", round(min(1.0, score), 4)))
-        else:
-            # Other language pairs: names and numbers, rescaled like the bridge; several shared specific
-            # numbers are enough on their own.
-            score = _neutral_score(neutral, i, j) * config.event_cosine / config.neutral_threshold
-            shared_anchors = p.anchors & q.anchors
-            non_year = [a for a in shared_anchors if not is_year(a)]
-            if len(shared_anchors) >= config.crosslingual_min_anchors and non_year:
-                share = len(shared_anchors) / max(1, min(len(p.anchors), len(q.anchors)))
-                if share >= config.crosslingual_score:
-                    score = max(score, share)
-            if score > 0:
-                links.append(EventLink(i, j, "cross-lingual", round(min(1.0, score), 4)))
-    return PairScores(links, cannot, vectors, bridge, neutral)
+        elif scored[1] > 0:
+            links.append(EventLink(i, j, scored[0], round(scored[1], 4)))
+    return PairScores(links, cannot, vectors, bridge, neutral, encoded)
+
+
+def _score_pair(
+    p: StoryProfile, q: StoryProfile, cos: float, bridge: dict[int, dict[str, float]],
+    neutral: dict[int, dict[str, float]], config: GroupingConfig, encoder_sim: float | None = None,
+) -> tuple[str, float] | None:
+    """(method, score on the clustering's scale) for a candidate pair, or None when the numbers veto it.
+
+    Same language: term cosine. Chinese-English: the dictionary bridge; other language pairs: names and
+    numbers; both rescaled so that their own thresholds meet `event_cosine`. Across languages numbers are
+    the evidence, so conflicting leading figures forbid the link; within a language, reports of one
+    happening often carry different figures (tolls, updates), so a conflict only lowers the score. With an
+    encoder, its similarity is mixed in, but only where the lexical stage found something.
+    """
+    i, j = p.index, q.index
+    factor = 1.0
+    if p.family == q.family and p.family != "und":
+        method, lexical = "same-language", cos
+        factor = _number_conflict_factor(p, q, config)
+    elif _vetoed(p, q):
+        return None
+    elif i in bridge and j in bridge:
+        method = "cross-lingual"
+        lexical = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config)
+        lexical *= config.event_cosine / config.bridge_threshold
+    else:
+        method = "cross-lingual"
+        lexical = _neutral_score(neutral, i, j) * config.event_cosine / config.neutral_threshold
+    lexical = min(1.0, lexical)
+    if encoder_sim is not None and lexical > 0:
+        scaled = min(1.0, max(0.0, (encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor)))
+        lexical = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
+    return method, lexical * factor
+
+
+def _encode(profiles: Sequence[StoryProfile], config: GroupingConfig) -> np.ndarray | None:
+    if not config.encoder:
+        return None
+    from dedupe.encoder import embed
+
+    return embed([p.text for p in profiles], config.encoder)
+
+
+def _encoder_sim(encoded: np.ndarray | None, i: int, j: int) -> float | None:
+    return None if encoded is None else float(encoded[i] @ encoded[j])
 
 
 def _neutral_score(neutral: dict[int, dict[str, float]], i: int, j: int) -> float:
@@ -543,8 +568,8 @@ def pair_similarities(
     """Same-event similarity of text pairs, as the event linker scores them (for evaluation).
 
     Each item is (text1, language1, text2, language2). Term weights (IDF) come from all the texts given.
-    Returns (score in [0, 1], method) per pair: `same-language` TF-IDF cosine, or `cross-lingual` shared
-    numeric anchors (0 when the numbers veto the pair).
+    Returns (score in [0, 1], method) per pair, the score on the clustering's scale as `_score_pair` gives it
+    (0 when the numbers veto the pair).
     """
     profiles: list[StoryProfile] = []
     for n, (t1, l1, t2, l2) in enumerate(items):
@@ -553,17 +578,15 @@ def pair_similarities(
     vectors = _tfidf(profiles, config.max_terms)
     bridge = _bridge_vectors(profiles, config.max_terms)
     neutral = _neutral_vectors(profiles, config.max_terms)
+    encoded = _encode(profiles, config)
     out: list[tuple[float, str]] = []
     for n in range(len(items)):
         p, q = profiles[2 * n], profiles[2 * n + 1]
-        if p.family == q.family and p.family != "und":
-            vi, vj = vectors[2 * n], vectors[2 * n + 1]
-            cos = sum(w * vj.get(t, 0.0) for t, w in vi.items())
-            out.append((cos * _number_conflict_factor(p, q, config), "same-language"))
-        elif _vetoed(p, q):
-            out.append((0.0, "cross-lingual"))
-        elif 2 * n in bridge and 2 * n + 1 in bridge:
-            out.append((_bridged_score(bridge[2 * n], bridge[2 * n + 1], p.anchors, q.anchors, config), "cross-lingual"))
+        cos = _dot(vectors[2 * n], vectors[2 * n + 1])
+        scored = _score_pair(p, q, cos, bridge, neutral, config, _encoder_sim(encoded, 2 * n, 2 * n + 1))
+        if scored is None:
+            same = p.family == q.family and p.family != "und"
+            out.append((0.0, "same-language" if same else "cross-lingual"))
         else:
-            out.append((_neutral_score(neutral, 2 * n, 2 * n + 1), "cross-lingual"))
+            out.append((scored[1], scored[0]))
     return out
