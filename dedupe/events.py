@@ -227,8 +227,10 @@ def _plain(word: str) -> str:
 def _neutral_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[int, dict[str, float]]:
     """Language-neutral vectors for pairs in different languages without a dictionary bridge: the words of
     names (accents removed: names are mostly written alike in languages of one script) and the numbers
-    normalised across scripts. Empty when all stories are of one language family."""
-    if len({p.family for p in profiles}) < 2:
+    normalised across scripts. Empty when no pair needs them: one language family, or only Chinese and
+    English (those pairs cross the dictionary bridge), and no story of undetermined language."""
+    families = {p.family for p in profiles}
+    if "und" not in families and (len(families) < 2 or families <= BRIDGED):
         return {}
     counts: list[Counter[str]] = []
     for p in profiles:
