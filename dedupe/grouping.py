@@ -200,7 +200,7 @@ def group(
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
     for lk in used_links:
-        evidence = link_evidence(lk, profiles, scores.vectors, scores.bridge)
+        evidence = link_evidence(lk, profiles, scores.vectors, scores.bridge, scores.neutral, scores.encoded)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
     for e in events_idx:

@@ -245,7 +245,7 @@ def test_lone_and_empty_text_articles_are_events_of_one() -> None:
         ({"story_jaccard": 1.5}, ["story_jaccard", "(0, 1]"]),
         ({"story_jaccard": 0.0}, ["story_jaccard"]),
         ({"event_cosine": -0.1}, ["event_cosine"]),
-        ({"crosslingual_score": 2}, ["crosslingual_score"]),
+        ({"neutral_threshold": 2}, ["neutral_threshold"]),
         ({"word_ngram": 0}, ["word_ngram"]),
         ({"event_window_days": -1}, ["event_window_days", "10"]),
     ],

@@ -1,0 +1,136 @@
+"""Event scoring: conflicting figures within a language, names and numbers across languages without a
+dictionary, Latin-script words in Chinese text through the bridge. Every article here is our own writing."""
+from __future__ import annotations
+
+from dedupe.config import GroupingConfig
+from dedupe.events import lead_anchors, pair_similarities, story_profile
+from dedupe.grouping import GroupingResult, group
+from dedupe.records import ArticleRecord
+
+SMALL = ArticleRecord(
+    "small",
+    "Hong Kong police will add 2,000 surveillance cameras with artificial intelligence to the city's SmartView "
+    "network this year, the Security Bureau said on Monday. The cameras will be mounted in busy districts such as "
+    "Mong Kok and Causeway Bay, and officers say the system can spot suspects faster. Privacy groups asked the "
+    "government to publish rules on facial recognition before the cameras go live.",
+    "Hong Kong to add 2,000 AI cameras this year", "https://alpha.example/1", "en", "2025-10-02T09:00:00+08:00", "alpha",
+)
+BIG = ArticleRecord(
+    "big",
+    "Hong Kong will install 60,000 AI surveillance cameras across the city by 2028, the Security Bureau announced "
+    "on Tuesday, a vast expansion of the SmartView network. Officials said the cameras would use artificial "
+    "intelligence to spot suspects and help officers respond faster. Privacy groups warned that facial recognition "
+    "on such a scale needs clear rules.",
+    "Hong Kong to install 60,000 AI cameras by 2028", "https://beta.example/2", "en", "2025-10-03T10:00:00+08:00", "beta",
+)
+BIG_REWRITE = ArticleRecord(
+    "big_rewrite",
+    "The government plans to put up some 60,000 cameras fitted with artificial intelligence by 2028, the Security "
+    "Bureau told lawmakers on Tuesday. The rollout, which builds on the police SmartView scheme, would make Hong "
+    "Kong one of the most watched cities in Asia. Critics said residents had not been consulted on how the footage "
+    "would be stored.",
+    "60,000 AI-powered cameras planned for Hong Kong streets by 2028", "https://gamma.example/3", "en",
+    "2025-10-03T15:00:00+08:00", "gamma",
+)
+
+
+def event_of(result: GroupingResult) -> dict[str, str]:
+    return {m.article.id: e.event_id for e in result.events for m in e.members}
+
+
+def member(result: GroupingResult, article_id: str):  # type: ignore[no-untyped-def]
+    return next(m for e in result.events for m in e.members if m.article.id == article_id)
+
+
+def test_lookalike_with_other_figures_a_day_apart_is_another_event() -> None:
+    result = group([SMALL, BIG, BIG_REWRITE])
+    events = event_of(result)
+    assert events["big"] == events["big_rewrite"]
+    assert events["small"] != events["big"]
+    link = member(result, "big_rewrite").link
+    assert link.method == "same-language" and link.linked_to == "big"
+    assert {"60000", "2028"} <= set(link.evidence)  # the shared figures are the evidence shown
+    assert link.score >= GroupingConfig().event_cosine
+
+
+def test_without_the_number_conflict_signal_the_lookalike_merges() -> None:
+    """The texts alone are alike enough to merge: the conflicting figures are what keeps them apart."""
+    config = GroupingConfig(number_conflict_factor=1.0, lead_conflict_factor=1.0)
+    events = event_of(group([SMALL, BIG, BIG_REWRITE], config))
+    assert events["small"] == events["big"]
+
+
+def test_a_quantity_written_like_a_year_is_still_a_quantity() -> None:
+    quantity = story_profile(0, ["Hong Kong to add 2,000 AI cameras this year", ""], "en", None)
+    year = story_profile(1, ["Cameras installed in 2000 are replaced", ""], "en", None)
+    assert quantity.quantities == {"2000"} and quantity.lead_anchors == {"2000"}
+    assert year.quantities == frozenset() and year.anchors == {"2000"}
+    zh_year = story_profile(2, ["2000年安装的镜头将更换", ""], "zh-Hans", None)
+    assert zh_year.quantities == frozenset()
+
+
+def test_lead_anchors_are_the_headline_and_first_sentence() -> None:
+    text = "Police will add 2,000 cameras. Last year 350 were installed and 12 removed."
+    assert lead_anchors(["Smart cameras for the city", text]) == {"2000"}
+    assert lead_anchors([text]) == {"2000"}
+    assert lead_anchors(["Cameras by 2028", "Nothing else is counted here."]) == frozenset()  # years are not figures
+
+
+def test_rewrite_with_the_same_figures_is_not_penalised() -> None:
+    config = GroupingConfig()
+    plain = GroupingConfig(number_conflict_factor=1.0, lead_conflict_factor=1.0)
+    items = [(BIG.title + "\n" + BIG.text, "en", BIG_REWRITE.title + "\n" + BIG_REWRITE.text, "en"),
+             (SMALL.title + "\n" + SMALL.text, "en", BIG.title + "\n" + BIG.text, "en")]
+    (same, _), (lookalike, _) = pair_similarities(items, config)
+    (same_plain, _), (lookalike_plain, _) = pair_similarities(items, plain)
+    assert same == same_plain  # shared figures: no conflict
+    assert lookalike < 0.5 * lookalike_plain  # disjoint figures, and both lead with them
+
+
+GERMAN = ArticleRecord(
+    "de", "Der Hafen von Rotterdam hat am Mittwoch die Firma Kessler Logistik wegen eines Brandes im Terminal "
+    "Maasvlakte geschlossen. Nach Angaben der Feuerwehr Rotterdam wurden 14 Arbeiter verletzt. Kessler Logistik "
+    "kündigte eine Untersuchung an; Bürgermeister Ahmed Aboutaleb besuchte den Terminal am Abend.",
+    "Brand im Hafen Rotterdam: 14 Verletzte bei Kessler Logistik", "https://de.example/1", "de",
+    "2025-03-05T18:00:00+01:00", "dezeitung",
+)
+ENGLISH = ArticleRecord(
+    "en", "A fire at the Maasvlakte terminal of Kessler Logistik shut part of the port of Rotterdam on Wednesday. "
+    "The Rotterdam fire service said 14 workers were hurt. Mayor Ahmed Aboutaleb visited the site and Kessler "
+    "Logistik promised an inquiry into the cause of the blaze.",
+    "Rotterdam port fire injures 14 at Kessler Logistik terminal", "https://en.example/1", "en",
+    "2025-03-05T20:00:00+01:00", "enwire",
+)
+GERMAN_OTHER = ArticleRecord(
+    "de_other", "Die Stadt Freiburg eröffnet am Samstag ein neues Hallenbad im Stadtteil Rieselfeld. Oberbürgermeister "
+    "Martin Horn sprach von einem Gewinn für Familien; das Bad bietet ein Becken mit acht Bahnen.",
+    "Freiburg eröffnet Hallenbad im Rieselfeld", "https://de.example/2", "de", "2025-03-05T12:00:00+01:00", "dezeitung",
+)
+
+
+def test_other_language_pairs_link_through_names_and_numbers() -> None:
+    result = group([GERMAN, ENGLISH, GERMAN_OTHER])
+    events = event_of(result)
+    assert events["de"] == events["en"]
+    assert events["de_other"] != events["en"]
+    joined = member(result, "en") if member(result, "de").link.method == "seed" else member(result, "de")
+    assert joined.link.method == "cross-lingual"
+    assert "14" in joined.link.evidence
+    assert {"rotterdam", "kessler", "aboutaleb"} & set(joined.link.evidence)  # name words, accents removed
+
+
+def test_accented_names_match_plain_ones_across_languages() -> None:
+    items = [("Le maire de München, Dieter Reiter, a inauguré la gare de Łódź Fabryczna.", "fr",
+              "Munich mayor Dieter Reiter opened the Lodz Fabryczna station.", "en")]
+    ((score, method),) = pair_similarities(items, GroupingConfig())
+    assert method == "cross-lingual" and score > 0.5
+
+
+def test_latin_words_in_chinese_text_count_across_languages() -> None:
+    english = "Police expand the SmartView camera network, run by Vantix, across Kowloon."
+    chinese_with = "警方把SmartView镜头网络扩展到九龙，系统由Vantix公司营运。"
+    chinese_without = "警方把智慧镜头网络扩展到九龙，系统由一家公司营运。"
+    (with_latin, _), (without_latin, _) = pair_similarities(
+        [(chinese_with, "zh-Hans", english, "en"), (chinese_without, "zh-Hans", english, "en")], GroupingConfig()
+    )
+    assert with_latin > without_latin
