@@ -26,6 +26,7 @@ class CrawlOptions:
     polite: bool = True  # False for local fixture sites: no delays, no AutoThrottle
     log_level: str = "WARNING"
     outlets: list[Outlet] = field(default_factory=list)
+    extract_workers: int | None = None  # processes extracting pages; 0: in the reactor's thread (None: settings)
 
 
 def crawl_settings(opts: CrawlOptions) -> Any:
@@ -37,6 +38,8 @@ def crawl_settings(opts: CrawlOptions) -> Any:
     settings.set("NEWSDEDUPE_ALLOW_PRIVATE", opts.allow_private, priority="cmdline")
     settings.set("LOG_LEVEL", opts.log_level, priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    if opts.extract_workers is not None:
+        settings.set("NEWSDEDUPE_EXTRACT_WORKERS", opts.extract_workers, priority="cmdline")
     if not opts.polite:
         settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")

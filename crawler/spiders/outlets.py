@@ -29,7 +29,8 @@ from crawler.discovery import (
     parse_sitemap_dated,
     sitemap_period,
 )
-from crawler.extraction import Hints, extract_article
+from crawler.extraction import Extracted, Hints, extract_article
+from crawler.extractpool import ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress
 from crawler.outlets import Outlet, load_outlets
@@ -106,17 +107,34 @@ class OutletsSpider(scrapy.Spider):
         self._topic_decided: set[str] = set()
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
+        self.pool: ExtractionPool | None = None  # started on the first page to extract
+        self.extract_workers = 2
         self._discovery_seen: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.store = Store(crawler.settings.get("NEWSDEDUPE_DB"))
+        spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", 2)
         return spider
 
     def closed(self, reason: str) -> None:
+        if self.pool is not None:
+            self.pool.close()
         if self.store:
             self.store.close()
+
+    async def extract(self, body: bytes, url: str, hints: Hints | None, content_type: str | None) -> Extracted:
+        """`extract_article` in the pool of worker processes (NEWSDEDUPE_EXTRACT_WORKERS, default 2), or in
+        this process when that setting is 0; ExtractionFailed when it raised."""
+        if self.pool is None and self.extract_workers > 0:
+            self.pool = ExtractionPool(self.extract_workers)
+        if self.pool is not None:
+            return await self.pool.extract(body, url, hints, content_type)
+        try:
+            return extract_article(body, url, hints, content_type)
+        except Exception as exc:
+            raise ExtractionFailed(f"{type(exc).__name__}: {exc}") from exc
 
     # --- helpers ---------------------------------------------------------------------------------
     def count(self, outlet: Outlet | None, key: str, n: int = 1) -> None:
@@ -499,9 +517,10 @@ class OutletsSpider(scrapy.Spider):
             yield req
 
     # --- articles --------------------------------------------------------------------------------
-    def parse_article(self, response: Response) -> Iterator[Any]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
         if 300 <= response.status < 400:
-            yield from self.follow_redirect(response)
+            for req in self.follow_redirect(response):
+                yield req
             return
         outlet: Outlet | None = response.meta.get("outlet")
         requested = response.meta.get("requested", response.url)
@@ -512,7 +531,15 @@ class OutletsSpider(scrapy.Spider):
             status = "not_html"
             extracted = None
         else:
-            extracted = extract_article(response.body, response.url, response.meta.get("hints"), content_type)
+            try:
+                extracted = await self.extract(response.body, response.url, response.meta.get("hints"), content_type)
+            except ExtractionFailed as exc:
+                # The usual per-page error: counted, the URL's state says so, and the next run tries again.
+                log.warning("%s: extraction failed: %s (outlet %s)", response.url, exc, outlet.id if outlet else "-")
+                self.count(outlet, "errors")
+                if self.store is not None:
+                    self.store.set_url_status(requested, "error", outlet=outlet.id if outlet else None)
+                return
             status = extracted.status
         canonical = final
         if extracted is not None and extracted.canonical_url:
