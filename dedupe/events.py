@@ -15,7 +15,7 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
@@ -250,18 +250,12 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
     cap = max(50, int(0.01 * len(profiles)))
-    candidates: set[tuple[int, int]] = set()
-    for ids in postings.values():
-        if 1 < len(ids) <= cap:
-            for x in range(len(ids)):
-                for y in range(x + 1, len(ids)):
-                    candidates.add((ids[x], ids[y]))
-
-    pairs = sorted(candidates)
+    pairs = _candidate_pairs((ids for ids in postings.values() if 1 < len(ids) <= cap), len(profiles))
+    del postings
     cosines = _pair_cosines(vectors, pairs)
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
-    for (i, j), cos in zip(pairs, cosines):
+    for (i, j), cos in zip(pairs, cosines.tolist()):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
             cannot.add((i, j))
@@ -291,6 +285,31 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
                 if score >= config.crosslingual_score:
                     links.append(EventLink(i, j, "cross-lingual", round(score, 4)))
     return PairScores(links, cannot, vectors, bridge)
+
+
+def _candidate_pairs(posting_lists: Iterable[list[int]], n: int) -> list[tuple[int, int]]:
+    """Every pair (i < j) of stories sharing a posting list, each pair once, sorted.
+
+    Each list is ascending (stories are posted in index order), so a pair is encoded as i * n + j in one int64;
+    numpy makes and deduplicates the pairs (8 bytes each, where a set of tuples took over 100).
+    """
+    blocks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    pending_size = 0
+    for ids in posting_lists:
+        arr = np.asarray(ids, dtype=np.int64)
+        x, y = np.triu_indices(len(arr), k=1)
+        pending.append(arr[x] * n + arr[y])
+        pending_size += len(x)
+        if pending_size > 20_000_000:  # deduplicate as we go, so duplicates never pile up in memory
+            blocks.append(np.unique(np.concatenate(pending)))
+            pending, pending_size = [], 0
+    if pending:
+        blocks.append(np.unique(np.concatenate(pending)))
+    if not blocks:
+        return []
+    codes = np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
+    return list(zip((codes // n).tolist(), (codes % n).tolist()))
 
 
 def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
