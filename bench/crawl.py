@@ -1,14 +1,15 @@
 """Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
 
-    python bench/crawl.py [--pages 5000] [--outlets 10] [--workers 2] [--keep DIR]
+    python bench/crawl.py [--pages 5000] [--outlets 10] [--crawl-workers 0,2] [--workers 2] [--keep DIR] [--skip-alone]
 
 1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
    each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
    `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
 2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`).
 3. Runs the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
-   politeness delays as in `newsdedupe demo`) in a child process into a temporary store, sampling the RSS of
-   its process tree; CPU time from `getrusage(RUSAGE_CHILDREN)` (the crawl and its extraction workers).
+   politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
+   `--crawl-workers` (NEWSDEDUPE_EXTRACT_WORKERS: 0 = extraction in the reactor's thread), sampling the RSS
+   of its process tree; CPU time from `getrusage(RUSAGE_CHILDREN)` plus the sampled CPU of its workers.
 4. In the same run, extraction alone (`crawler.extraction.extract_article`) over the same pages with a pool
    of two processes.
 
@@ -327,7 +328,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=5000)
     ap.add_argument("--outlets", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2, help="processes for extraction alone")
-    ap.add_argument("--keep", help="generate the site here and keep it (default: a temporary folder)")
+    ap.add_argument("--keep", help="generate the site here and keep it, or reuse the one generated there with the "
+                                   "same --pages and --outlets (default: a temporary folder)")
     ap.add_argument("--skip-alone", action="store_true", help="only the crawl")
     ap.add_argument("--crawl-workers", default="0,2",
                     help="NEWSDEDUPE_EXTRACT_WORKERS of each crawl to run (0: extraction in the reactor's thread)")
@@ -336,10 +338,16 @@ def main() -> None:
     site_root = work / "site"
     try:
         t0 = time.perf_counter()
-        if site_root.exists():
-            shutil.rmtree(site_root)
-        site_root.mkdir(parents=True)
-        outlets_file, articles = generate_site(site_root, args.pages, args.outlets)
+        marker = site_root / f".generated-{args.pages}-{args.outlets}"
+        if args.keep and marker.exists():  # the same site as last time: reuse it
+            outlets_file = site_root / "outlets.toml"
+            articles = json.loads(marker.read_text(encoding="utf-8"))
+        else:
+            if site_root.exists():
+                shutil.rmtree(site_root)
+            site_root.mkdir(parents=True)
+            outlets_file, articles = generate_site(site_root, args.pages, args.outlets)
+            marker.write_text(json.dumps(articles), encoding="utf-8")
         sizes = [os.path.getsize(p) for p, _ in articles]
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
               f"{platform.python_version()}")
