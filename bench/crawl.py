@@ -339,7 +339,8 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         marker = site_root / f".generated-{args.pages}-{args.outlets}"
-        if args.keep and marker.exists():  # the same site as last time: reuse it
+        reused = bool(args.keep and marker.exists())
+        if reused:  # the same site as last time
             outlets_file = site_root / "outlets.toml"
             articles = json.loads(marker.read_text(encoding="utf-8"))
         else:
@@ -352,8 +353,8 @@ def main() -> None:
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
               f"{platform.python_version()}")
         print(f"site: {len(articles)} article pages in {args.outlets} outlets, HTML {min(sizes) // 1024}-"
-              f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), generated in "
-              f"{time.perf_counter() - t0:.1f} s")
+              f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), "
+              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s"))
         ctx = mp.get_context("spawn")
         queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
         server = ctx.Process(target=_serve, args=(str(site_root), queue), daemon=True)
