@@ -28,6 +28,7 @@ class CrawlOptions:
     log_level: str = "WARNING"
     redis: str | None = None  # redis://...: a crawl frontier shared with other processes (crawler.frontier)
     outlets: list[Outlet] = field(default_factory=list)
+    extract_workers: int | None = None  # processes extracting pages; 0: in the reactor's thread (None: settings)
 
 
 def crawl_settings(opts: CrawlOptions) -> Any:
@@ -40,6 +41,8 @@ def crawl_settings(opts: CrawlOptions) -> Any:
     settings.set("NEWSDEDUPE_ALLOW_PRIVATE_HOSTS", list(opts.allow_private_hosts), priority="cmdline")
     settings.set("LOG_LEVEL", opts.log_level, priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    if opts.extract_workers is not None:
+        settings.set("NEWSDEDUPE_EXTRACT_WORKERS", opts.extract_workers, priority="cmdline")
     if not opts.polite:
         settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")

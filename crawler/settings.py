@@ -64,3 +64,5 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 # The CLI installs its own log handler (quiet unless -v); `scrapy crawl` keeps Scrapy's.
+# Processes that extract pages (trafilatura, language) beside the reactor; 0: extract in the reactor's thread.
+NEWSDEDUPE_EXTRACT_WORKERS = 2

@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
@@ -300,19 +300,13 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
     cap = max(50, int(0.01 * len(profiles)))
-    candidates: set[tuple[int, int]] = set()
-    for ids in postings.values():
-        if 1 < len(ids) <= cap:
-            for x in range(len(ids)):
-                for y in range(x + 1, len(ids)):
-                    candidates.add((ids[x], ids[y]))
-
-    pairs = sorted(candidates)
-    cosines = _pair_cosines(vectors, pairs)
+    left, right = _candidate_pairs((ids for ids in postings.values() if 1 < len(ids) <= cap), len(profiles))
+    del postings
+    cosines = _pair_cosines(vectors, left, right)
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
     encoded = _encode(profiles, config)
-    for (i, j), cos in zip(pairs, cosines):
+    for i, j, cos in _pair_rows(left, right, cosines):
         p, q = profiles[i], profiles[j]
         if not _dates_compatible(p.date, q.date, config.event_window_days):
             cannot.add((i, j))
@@ -374,9 +368,42 @@ def _neutral_score(neutral: dict[int, dict[str, float]], i: int, j: int) -> floa
     return _dot(neutral[i], neutral[j]) if i in neutral and j in neutral else 0.0
 
 
-def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Dot products of unit vectors for many pairs at once (sparse rows, in chunks to bound memory)."""
-    if not pairs:
+def _candidate_pairs(posting_lists: Iterable[list[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of stories sharing a posting list, each pair once, sorted: (all i, all j).
+
+    Each list is ascending (stories are posted in index order), so a pair is encoded as i * n + j in one int64;
+    numpy makes and deduplicates the pairs (8 bytes each, where a set of tuples took over 100).
+    """
+    blocks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    pending_size = 0
+    for ids in posting_lists:
+        arr = np.asarray(ids, dtype=np.int64)
+        x, y = np.triu_indices(len(arr), k=1)
+        pending.append(arr[x] * n + arr[y])
+        pending_size += len(x)
+        if pending_size > 20_000_000:  # deduplicate as we go, so duplicates never pile up in memory
+            blocks.append(np.unique(np.concatenate(pending)))
+            pending, pending_size = [], 0
+    if pending:
+        blocks.append(np.unique(np.concatenate(pending)))
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
+    return codes // n, codes % n
+
+
+def _pair_rows(left: np.ndarray, right: np.ndarray, cosines: np.ndarray) -> Iterator[tuple[int, int, float]]:
+    """(i, j, cosine) as Python numbers, a million at a time (never every pair as Python objects at once)."""
+    step = 1_000_000
+    for start in range(0, len(left), step):
+        sl = slice(start, start + step)
+        yield from zip(left[sl].tolist(), right[sl].tolist(), cosines[sl].tolist())
+
+
+def _pair_cosines(vectors: Sequence[dict[str, float]], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Dot products of unit vectors for many pairs (left[k], right[k]) at once (sparse rows, in chunks)."""
+    if not len(left):
         return np.zeros(0)
     vocab: dict[str, int] = {}
     indptr, indices, data = [0], [], []
@@ -386,11 +413,9 @@ def _pair_cosines(vectors: Sequence[dict[str, float]], pairs: Sequence[tuple[int
             data.append(w)
         indptr.append(len(indices))
     matrix = csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=(len(vectors), len(vocab)))
-    left = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
-    right = np.fromiter((b for _, b in pairs), dtype=np.int64, count=len(pairs))
-    out = np.empty(len(pairs))
+    out = np.empty(len(left))
     step = 20_000
-    for start in range(0, len(pairs), step):
+    for start in range(0, len(left), step):
         sl = slice(start, start + step)
         out[sl] = np.asarray(matrix[left[sl]].multiply(matrix[right[sl]]).sum(axis=1)).ravel()
     return out

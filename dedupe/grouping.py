@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -83,6 +84,57 @@ class GroupingResult:
     lsh_inserted: int = 0  # signatures it lacked and got in this grouping
 
 
+# Per-document work (shingles and signatures, story profiles) runs in worker processes from this many articles
+# on; below it, starting the workers costs more than they save. NEWSDEDUPE_GROUP_WORKERS sets how many
+# (default: one per CPU, at most 4; 0 or 1: in this process). Results are the same either way.
+PARALLEL_MIN_ARTICLES = 20_000
+_CHUNK = 500
+
+
+def _worker_count(n: int) -> int:
+    if n < PARALLEL_MIN_ARTICLES:
+        return 0
+    value = os.environ.get("NEWSDEDUPE_GROUP_WORKERS")
+    try:
+        wanted = int(value) if value else min(4, os.cpu_count() or 1)
+    except ValueError:
+        log.warning("NEWSDEDUPE_GROUP_WORKERS=%r is not a number; using one process", value)
+        return 0
+    return wanted if wanted > 1 else 0
+
+
+def _chunks(items: Sequence[object]) -> Iterator[Sequence[object]]:
+    size = _CHUNK
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _signature_chunk(
+    items: Sequence[tuple[str, str | None]], config: GroupingConfig
+) -> list[tuple[int, bytes | None]]:
+    """(number of distinct shingles, signature bytes or None when too few) for each (text, language)."""
+    sets = [np.unique(shingle_sequence(text, lang, config)) for text, lang in items]
+    sigs = minhash_signatures(sets, config)
+    return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
+
+
+def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]]) -> list[object]:
+    return [story_profile(*item) for item in items]
+
+
+def _run_chunks(fn: Callable[..., list[object]], chunks: list[Sequence[object]], workers: int, *args: object) -> list[object]:
+    """fn(chunk, *args) for every chunk, concatenated in order; in `workers` processes when > 1."""
+    if workers <= 1 or len(chunks) <= 1:
+        return [x for c in chunks for x in fn(c, *args)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Spawned: the caller may have threads (a fork would copy their locks).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, c, *args) for c in chunks]
+        return [x for f in futures for x in f.result()]
+
+
 def text_hash(record: ArticleRecord) -> str:
     import xxhash
 
@@ -133,14 +185,18 @@ def group(
             languages[r.id] = (d.language, d.source)
 
     say(f"signatures for {n} articles")
+    workers = _worker_count(n)
     fingerprint = config.signature_fingerprint()
     sigs: list[MinHash | None] = [None] * n
     todo: list[int] = []
     hashes = [text_hash(r) for r in records]
+    # Every rebuilt signature shares one permutation table (datasketch would otherwise draw one per object).
+    permutations = MinHash(num_perm=config.num_perm, seed=config.seed, scheme="affine32",
+                           hashfunc=lambda x: x).permutations
     for i, r in enumerate(records):
         stored = signatures.get(r.id)
         if stored and stored.fingerprint == fingerprint and stored.text_hash == hashes[i]:
-            sigs[i] = minhash_from_bytes(stored.data, config) if stored.data else None
+            sigs[i] = minhash_from_bytes(stored.data, config, permutations) if stored.data else None
         else:
             todo.append(i)
     new_signatures: dict[str, StoredSignature] = {}
@@ -149,14 +205,13 @@ def group(
         r = records[i]
         return shingle_sequence(r.text or r.title or "", languages[r.id][0], config)
 
-    shingle_sets = [np.unique(sequence_of(i)) for i in todo]
-    computed = minhash_signatures(shingle_sets, config)
-    for i, sh, m in zip(todo, shingle_sets, computed):
-        ok = len(sh) >= config.min_shingles
-        sigs[i] = m if ok else None
-        new_signatures[records[i].id] = StoredSignature(
-            fingerprint, hashes[i], len(sh), signature_bytes(m) if ok else None
-        )
+    items = [(records[i].text or records[i].title or "", languages[records[i].id][0]) for i in todo]
+    computed = _run_chunks(_signature_chunk, list(_chunks(items)), workers, config)
+    del items
+    for i, (size, data) in zip(todo, computed):  # type: ignore[misc]
+        sigs[i] = minhash_from_bytes(data, config, permutations) if data is not None else None
+        new_signatures[records[i].id] = StoredSignature(fingerprint, hashes[i], size, data)
+    del computed
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
@@ -181,12 +236,11 @@ def group(
                 best_pair[x] = (rank, y, p)
 
     say(f"events from {len(stories)} stories")
-    profiles = []
-    for si, s in enumerate(stories):
-        seed = records[s[0]]
-        profiles.append(
-            story_profile(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
-        )
+    seeds = [records[s[0]] for s in stories]
+    profile_items = [(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
+                     for si, seed in enumerate(seeds)]
+    profiles = _run_chunks(_profile_chunk, list(_chunks(profile_items)), _worker_count(len(stories)))
+    del seeds, profile_items
     scores = score_story_pairs(profiles, config)
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot

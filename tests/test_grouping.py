@@ -273,3 +273,21 @@ def test_config_defaults_are_valid_and_frozen() -> None:
     assert config.signature_fingerprint() != GroupingConfig(word_ngram=4).signature_fingerprint()
     # Parameters a signature does not depend on do not invalidate stored signatures.
     assert config.signature_fingerprint() == GroupingConfig(event_cosine=0.5).signature_fingerprint()
+
+
+def test_worker_processes_give_the_same_result(
+    records: list[ArticleRecord], result: GroupingResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large inputs shingle, sign and profile in worker processes: same events, links and signatures."""
+    from dedupe import grouping
+
+    monkeypatch.setattr(grouping, "PARALLEL_MIN_ARTICLES", 1)
+    monkeypatch.setattr(grouping, "_CHUNK", 2)  # several chunks, so order across workers matters
+    monkeypatch.setenv("NEWSDEDUPE_GROUP_WORKERS", "2")
+    assert grouping._worker_count(len(records)) == 2
+    parallel = group(records)
+    assert parallel.events == result.events
+    assert parallel.new_signatures == result.new_signatures
+    # Reused signatures (rebuilt from bytes) give the same result as computed ones.
+    again = group(records, signatures=result.new_signatures)
+    assert again.events == result.events and again.new_signatures == {}

@@ -31,7 +31,8 @@ from crawler.discovery import (
     sitemap_period,
 )
 from crawler.encoding import binary_kind
-from crawler.extraction import Hints, extract_article
+from crawler.extraction import Extracted, Hints, extract_article
+from crawler.extractpool import ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
@@ -109,6 +110,8 @@ class OutletsSpider(scrapy.Spider):
         self._topic_decided: set[str] = set()
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
+        self.pool: ExtractionPool | None = None  # started on the first page to extract
+        self.extract_workers = 2
         self._discovery_seen: set[tuple[str, str]] = set()
         # With `--redis` (crawler.frontier): the shared scheduler sets itself here when it opens.
         self.frontier: Any = None
@@ -121,6 +124,7 @@ class OutletsSpider(scrapy.Spider):
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
         spider.shared_frontier = bool(crawler.settings.get("NEWSDEDUPE_FRONTIER"))
+        spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", 2)
         return spider
 
     def count_bytes(self, data: bytes, request: scrapy.Request, spider: Any) -> None:
@@ -129,8 +133,22 @@ class OutletsSpider(scrapy.Spider):
         request.meta["received_bytes"] = request.meta.get("received_bytes", 0) + len(data)
 
     def closed(self, reason: str) -> None:
+        if self.pool is not None:
+            self.pool.close()
         if self.store:
             self.store.close()
+
+    async def extract(self, body: bytes, url: str, hints: Hints | None, content_type: str | None) -> Extracted:
+        """`extract_article` in the pool of worker processes (NEWSDEDUPE_EXTRACT_WORKERS, default 2), or in
+        this process when that setting is 0; ExtractionFailed when it raised."""
+        if self.pool is None and self.extract_workers > 0:
+            self.pool = ExtractionPool(self.extract_workers)
+        if self.pool is not None:
+            return await self.pool.extract(body, url, hints, content_type)
+        try:
+            return extract_article(body, url, hints, content_type)
+        except Exception as exc:
+            raise ExtractionFailed(f"{type(exc).__name__}: {exc}") from exc
 
     # --- helpers ---------------------------------------------------------------------------------
     def count(self, outlet: Outlet | None, key: str, n: int = 1) -> None:
@@ -517,9 +535,10 @@ class OutletsSpider(scrapy.Spider):
             yield req
 
     # --- articles --------------------------------------------------------------------------------
-    def parse_article(self, response: Response) -> Iterator[Any]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
         if 300 <= response.status < 400:
-            yield from self.follow_redirect(response)
+            for req in self.follow_redirect(response):
+                yield req
             return
         outlet: Outlet | None = response.meta.get("outlet")
         requested = response.meta.get("requested", response.url)
@@ -534,7 +553,15 @@ class OutletsSpider(scrapy.Spider):
             log.warning("%s: not an HTML page (%s, served as %r; outlet %s)", response.url,
                         binary or "no HTML markup", content_type or "no Content-Type", outlet.id if outlet else "-")
         else:
-            extracted = extract_article(response.body, response.url, response.meta.get("hints"), content_type)
+            try:
+                extracted = await self.extract(response.body, response.url, response.meta.get("hints"), content_type)
+            except ExtractionFailed as exc:
+                # The usual per-page error: counted, the URL's state says so, and the next run tries again.
+                log.warning("%s: extraction failed: %s (outlet %s)", response.url, exc, outlet.id if outlet else "-")
+                self.count(outlet, "errors")
+                if self.store is not None:
+                    self.store.set_url_status(requested, "error", outlet=outlet.id if outlet else None)
+                return
             status = extracted.status
         canonical = final
         if extracted is not None and extracted.canonical_url:

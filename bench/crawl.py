@@ -1,0 +1,413 @@
+"""Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
+
+    python bench/crawl.py [--pages 5000] [--outlets 10] [--crawl-workers 0,2] [--workers 2] [--keep DIR] [--skip-alone]
+
+1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
+   each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
+   `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
+2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`).
+3. Runs the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
+   politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
+   `--crawl-workers` (NEWSDEDUPE_EXTRACT_WORKERS: 0 = extraction in the reactor's thread), sampling the RSS
+   of its process tree; CPU time from `getrusage(RUSAGE_CHILDREN)` (the crawl and the workers it joins).
+4. In the same run, extraction alone (`crawler.extraction.extract_article`) over the same pages with a pool
+   of two processes.
+
+Prints one table: pages/s, CPU ms per page and peak memory of each, and the ratio crawl / extraction alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+
+# --- the generated site ------------------------------------------------------------------------------------
+# Invented places, people and organisations; sentences are assembled from these parts, so pages differ.
+PLACES = ["Harbour District", "North Point ferry pier", "the Eastern Corridor", "Kowloon Bay", "Sai Kung",
+          "the old dockyard", "Riverside", "the airport island", "Tsing Yi", "the Western Market", "Ma On Shan",
+          "the university campus", "the container terminal", "Stonecutters Bridge", "the central library"]
+PEOPLE = ["Mei Ling Chan", "Daniel Okafor", "Priya Raman", "Tomás Herrera", "Ka Wai Lau", "Hannah Berg",
+          "Samuel Mensah", "Yuki Arakawa", "Fatima Zahra", "Oliver Grant", "Wing Sze Ho", "Elena Petrova"]
+ORGS = ["the Transport Department", "the harbour authority", "a residents' association", "the district council",
+        "the water board", "the teachers' union", "a hospital trust", "the fire services", "the city's planners",
+        "a shipping company", "the privacy commissioner", "the weather observatory", "a charity for the elderly"]
+SUBJECTS = ["Officials", "Engineers", "Residents", "Inspectors", "Volunteers", "Researchers", "Lawmakers",
+            "Shop owners", "Commuters", "Nurses", "Drivers", "Parents"]
+VERBS = ["said", "warned", "confirmed", "argued", "estimated", "announced", "reported", "denied", "suggested",
+         "noted"]
+CLAIMS = ["the work would take another {n} weeks", "{n} households were affected on {day}",
+          "a review of the budget of {n} million dollars was overdue", "traffic fell by {n} per cent after the change",
+          "the plan had been discussed for {n} years", "about {n} people attended the meeting on {day}",
+          "the new schedule adds {n} services a day", "the cost had risen by {n} per cent since last spring",
+          "inspections found {n} faults in the old system", "the fund will cover {n} projects across the district"]
+TOPICS = ["ferry timetable", "new cycle lane", "water main repair", "school meal scheme", "night market",
+          "flood barrier", "street lighting upgrade", "bus route review", "library opening hours",
+          "recycling pilot", "heat shelter network", "clinic waiting times", "harbour clean-up", "parking fees",
+          "rooftop solar plan", "noise complaints", "tree survey", "pedestrian bridge"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+ZH_PARTS = ["政府發言人表示", "區議會今日討論", "居民對新計劃反應不一", "工程預計明年完成", "交通部門宣布調整路線",
+            "學校將延長開放時間", "專家認為需要更多資料", "市民可於網上提交意見", "當局會繼續密切留意情況",
+            "天文台預測周末有雨", "醫院輪候時間有所縮短", "渡輪服務將增加班次", "圖書館新分館下月開幕",
+            "回收試驗計劃擴展至全區", "有關費用由基金支付", "調查發現多項設施老化", "消防處提醒市民注意安全",
+            "議員要求公開完整報告", "商戶擔心生意受影響", "計劃涉及約三千個家庭", "新單車徑連接海濱長廊",
+            "部分街燈將更換為節能燈", "相關部門已展開檢討", "公眾諮詢為期兩個月"]
+ZH_TOPICS = ["渡輪時間表", "單車徑", "水管維修", "學校午膳", "夜市", "防洪設施", "街燈更新", "巴士路線",
+             "圖書館", "回收計劃", "避暑中心", "診所輪候", "海港清潔", "泊車收費", "屋頂太陽能"]
+
+
+def _filler_css(rng: random.Random, size: int) -> str:
+    rules = []
+    while sum(len(r) for r in rules) < size:
+        cls = f".c{rng.randrange(10**6):06d}"
+        rules.append(f"{cls}{{margin:{rng.randrange(40)}px;padding:{rng.randrange(20)}px;color:#{rng.randrange(16**6):06x};"
+                     f"font-size:{rng.randrange(10, 30)}px;line-height:1.{rng.randrange(10)}}}\n")
+    return "".join(rules)
+
+
+def _filler_js(rng: random.Random, size: int) -> str:
+    parts = []
+    while sum(len(p) for p in parts) < size:
+        parts.append(f"window.__cfg_{rng.randrange(10**6)}={{slot:'ad-{rng.randrange(999)}',sizes:[[300,250],[728,90]],"
+                     f"refresh:{rng.randrange(60)},targeting:{{section:'local',pos:{rng.randrange(9)}}}}};\n")
+    return "".join(parts)
+
+
+def _english_body(rng: random.Random, topic: str) -> tuple[str, list[str]]:
+    place = rng.choice(PLACES)
+    title = f"{rng.choice(ORGS).capitalize()} {rng.choice(['backs', 'delays', 'reviews', 'expands', 'questions'])} " \
+            f"{topic} in {place}"
+    paras = []
+    for _ in range(rng.randrange(6, 16)):
+        sents = []
+        for _ in range(rng.randrange(2, 6)):
+            claim = rng.choice(CLAIMS).format(n=rng.randrange(2, 900), day=rng.choice(DAYS))
+            who = rng.choice([rng.choice(SUBJECTS), rng.choice(PEOPLE), rng.choice(ORGS).capitalize()])
+            sents.append(f"{who} {rng.choice(VERBS)} that {claim}, "
+                         f"{rng.choice(['according to', 'in a statement from', 'after a visit by'])} "
+                         f"{rng.choice(ORGS)} near {rng.choice(PLACES)}.")
+        paras.append(" ".join(sents))
+    return title, paras
+
+
+def _chinese_body(rng: random.Random, topic: str) -> tuple[str, list[str]]:
+    title = f"{topic}：{rng.choice(ZH_PARTS)}"
+    paras = []
+    for _ in range(rng.randrange(6, 14)):
+        paras.append("，".join(rng.choice(ZH_PARTS) for _ in range(rng.randrange(4, 9)))
+                     + f"，涉及約{rng.randrange(2, 900)}個單位。")
+    return title, paras
+
+
+def article_page(rng: random.Random, outlet: str, name: str, url: str, zh: bool, published: datetime,
+                 related: list[tuple[str, str]]) -> str:
+    topic = rng.choice(ZH_TOPICS if zh else TOPICS)
+    title, paras = (_chinese_body if zh else _english_body)(rng, topic)
+    author = rng.choice(PEOPLE)
+    lang = "zh-Hant" if zh else "en"
+    nav = "".join(f'<li><a href="/{outlet}/section/{s}/">{s.title()}</a></li>'
+                  for s in ["news", "city", "business", "sport", "culture", "opinion", "weather", "video",
+                            "podcasts", "photos", "jobs", "property", "travel", "food", "tech", "science"])
+    menu = "".join(f'<li><a href="/{outlet}/tag/{t.replace(" ", "-")}/">{t}</a></li>' for t in rng.sample(TOPICS, 12))
+    rel = "".join(f'<li class="rel"><a href="{u}"><img src="/img/{rng.randrange(10**6)}.jpg" alt=""> {t}</a></li>'
+                  for u, t in related)
+    body = "\n".join(f"<p>{p}</p>" for p in paras)
+    footer = "".join(f'<a href="/{outlet}/about/{i}">Footer link {i}</a> ' for i in range(40))
+    css = _filler_css(rng, rng.randrange(11_000, 32_000))
+    js = _filler_js(rng, rng.randrange(6_000, 25_000))
+    iso = published.isoformat().replace("+00:00", "Z")
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<title>{title} | {name}</title>
+<link rel="canonical" href="{url}">
+<meta property="og:title" content="{title}"><meta property="og:site_name" content="{name}">
+<meta property="article:published_time" content="{iso}"><meta name="author" content="{author}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{css}</style>
+<script>{js}</script>
+</head><body>
+<div class="cookie-banner">We use cookies to improve your experience. <button>Accept all</button> <a href="/{outlet}/privacy">Privacy</a></div>
+<header><div class="logo"><a href="/{outlet}/">{name}</a></div><nav><ul>{nav}</ul></nav><ul class="tags">{menu}</ul>
+<form action="/{outlet}/search"><input name="q" placeholder="Search"></form></header>
+<main><article>
+<h1>{title}</h1>
+<div class="byline">By <span class="author">{author}</span> · <time datetime="{iso}">{published:%d %B %Y %H:%M}</time></div>
+<figure><img src="/img/{rng.randrange(10**6)}.jpg" alt="{topic}"><figcaption>{topic} ({name})</figcaption></figure>
+<div class="article-body">
+{body}
+</div>
+<div class="share"><a href="#">Share</a> <a href="#">Print</a> <a href="#">Email</a></div>
+</article>
+<aside><h2>Most read</h2><ul>{rel}</ul><div class="ad" id="ad-{rng.randrange(999)}">Advertisement</div>
+<h2>Newsletter</h2><p>Sign up for the morning briefing from {name}.</p></aside></main>
+<footer><p>© {name}. All rights reserved.</p>{footer}</footer>
+<script>{_filler_js(rng, 2000)}</script>
+</body></html>
+"""
+
+
+def generate_site(root: Path, pages: int, n_outlets: int, seed: int = 8) -> tuple[Path, list[tuple[str, str]]]:
+    """Write the site under `root`; returns the outlets file and (path, url-with-placeholder) of every article."""
+    rng = random.Random(seed)
+    base = "{{BASE}}"
+    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    outlets_toml = []
+    articles: list[tuple[str, str]] = []
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
+    for k in range(n_outlets):
+        outlet = f"outlet{k:02d}"
+        name = f"Generated Outlet {k}"
+        zh_outlet = k % 5 == 4  # every fifth outlet writes Chinese
+        folder = root / outlet
+        folder.mkdir(parents=True, exist_ok=True)
+        count = pages // n_outlets + (1 if k < pages % n_outlets else 0)
+        entries = []
+        for i in range(count):
+            published = start + timedelta(minutes=37 * i + 11 * k)
+            path = f"/{outlet}/news/{published:%Y/%m/%d}/story-{i:05d}.html"
+            url = base + path
+            related = [(f"/{outlet}/news/2025/01/01/story-{rng.randrange(count):05d}.html",
+                        f"Related story {rng.randrange(1000)}") for _ in range(20)]
+            html = article_page(rng, outlet, name, url, zh_outlet, published, related)
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(html, encoding="utf-8")
+            entries.append((url, published))
+            articles.append((str(target), url))
+        sitemap = "".join(f"<url><loc>{u}</loc><lastmod>{p:%Y-%m-%d}</lastmod></url>\n" for u, p in entries)
+        (folder / "sitemap.xml").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"{sitemap}</urlset>\n", encoding="utf-8")
+        items = "".join(f"<item><title>Story {i}</title><link>{u}</link>"
+                        f"<pubDate>{p:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>\n"
+                        for i, (u, p) in enumerate(entries[-40:]))
+        (folder / "rss.xml").write_text(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>{name}</title>'
+            f"<link>{base}/{outlet}/</link><description>{name}</description>\n{items}</channel></rss>\n",
+            encoding="utf-8")
+        outlets_toml.append(f"""[[outlet]]
+id = "{outlet}"
+name = "{name}"
+domains = ["127.0.0.1"]
+languages = ["{'zh-Hant' if zh_outlet else 'en'}"]
+country = "HK"
+feeds = ["{base}/{outlet}/rss.xml"]
+sitemaps = ["{base}/{outlet}/sitemap.xml"]
+start_urls = []
+allow = ['^{base}/{outlet}/news/']
+""")
+    outlets_file = root / "outlets.toml"
+    outlets_file.write_text("\n".join(outlets_toml), encoding="utf-8")
+    return outlets_file, articles
+
+
+# --- serving -----------------------------------------------------------------------------------------------
+def _serve(root: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    from crawler.sitesrv import FixtureSite
+
+    site = FixtureSite(root).start()
+    queue.put(site.base_url)
+    while True:
+        time.sleep(3600)
+
+
+# --- the crawl, in a child process ---------------------------------------------------------------------------
+def _crawl_child(outlets_file: str, db: str, base_url: str, report: str, workers: str) -> None:
+    from crawler.runner import CrawlOptions, run_crawl
+
+    result = run_crawl(CrawlOptions(outlets_file=outlets_file, db=db, allow_private=True, base_url=base_url,
+                                    polite=False, log_level="ERROR", extract_workers=int(workers)))
+    Path(report).write_text(json.dumps(result), encoding="utf-8")
+
+
+def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
+    """(RSS of the process, RSS of it and all its descendants), bytes; records each descendant's CPU seconds
+    in `cpu` (for inspection; the crawl's rusage already includes the workers it joined)."""
+    try:
+        own = proc.memory_info().rss
+        total = own
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+                t = child.cpu_times()
+                cpu[child.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        return own, total
+    except psutil.Error:
+        return 0, 0
+
+
+def run_crawl_measured(outlets_file: Path, db: Path, base_url: str, work: Path, workers: int) -> dict[str, Any]:
+    report = work / "report.json"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--crawl-child", str(outlets_file), str(db), base_url,
+                             str(report), str(workers)], cwd=REPO)
+    ps = psutil.Process(proc.pid)
+    peak_own = peak_tree = 0
+    descendants: dict[int, float] = {}
+    while proc.poll() is None:
+        own, total = tree_rss(ps, descendants)
+        peak_own, peak_tree = max(peak_own, own), max(peak_tree, total)
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"crawl failed with exit code {proc.returncode}")
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    langs = dict(conn.execute("SELECT language, count(*) FROM articles GROUP BY language").fetchall())
+    statuses = dict(conn.execute("SELECT status, count(*) FROM urls GROUP BY status").fetchall())
+    conn.close()
+    # The crawl joins its extraction workers when it closes, so their CPU is in its children's rusage; the
+    # sampled figures are only a fallback for descendants nobody waited for (none with spawned workers).
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"pages": stored, "wall": wall, "cpu": cpu, "peak_own": peak_own, "peak_tree": peak_tree,
+            "languages": langs, "url_states": statuses}
+
+
+# --- extraction alone --------------------------------------------------------------------------------------
+def _extract_one(job: tuple[str, str, str]) -> str:
+    from crawler.extraction import extract_article
+
+    path, url, base = job
+    body = Path(path).read_bytes().replace(b"{{BASE}}", base.encode("ascii"))
+    return extract_article(body, url, None, "text/html").status
+
+
+def _warm(_x: int) -> None:
+    import crawler.extraction  # noqa: F401
+
+
+def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: int) -> dict[str, float]:
+    jobs = [(p, u.replace("{{BASE}}", base_url), base_url) for p, u in articles]
+    ctx = mp.get_context("spawn")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    peak = 0
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        list(pool.map(_warm, range(workers)))
+        t1 = time.perf_counter()
+        futures = pool.map(_extract_one, jobs, chunksize=8)
+        ok = 0
+        me = psutil.Process()
+        for i, status in enumerate(futures):
+            ok += status == "ok"
+            if i % 200 == 0:
+                peak = max(peak, sum(c.memory_info().rss for c in me.children(recursive=True)))
+        t2 = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"pages": len(jobs), "ok": ok, "wall": t2 - t0, "wall_warm": t2 - t1, "cpu": cpu, "peak_tree": peak}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--crawl-child":
+        _crawl_child(*sys.argv[2:7])
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=5000)
+    ap.add_argument("--outlets", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2, help="processes for extraction alone")
+    ap.add_argument("--keep", help="generate the site here and keep it, or reuse the one generated there with the "
+                                   "same --pages and --outlets (default: a temporary folder)")
+    ap.add_argument("--skip-alone", action="store_true", help="only the crawl")
+    ap.add_argument("--crawl-workers", default="0,2",
+                    help="NEWSDEDUPE_EXTRACT_WORKERS of each crawl to run (0: extraction in the reactor's thread)")
+    args = ap.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="newsdedupe-bench-crawl-"))
+    site_root = work / "site"
+    try:
+        t0 = time.perf_counter()
+        marker = site_root / f".generated-{args.pages}-{args.outlets}"
+        reused = bool(args.keep and marker.exists())
+        if reused:  # the same site as last time
+            outlets_file = site_root / "outlets.toml"
+            articles = json.loads(marker.read_text(encoding="utf-8"))
+        else:
+            if site_root.exists():
+                shutil.rmtree(site_root)
+            site_root.mkdir(parents=True)
+            outlets_file, articles = generate_site(site_root, args.pages, args.outlets)
+            marker.write_text(json.dumps(articles), encoding="utf-8")
+        sizes = [os.path.getsize(p) for p, _ in articles]
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
+              f"{platform.python_version()}")
+        print(f"site: {len(articles)} article pages in {args.outlets} outlets, HTML {min(sizes) // 1024}-"
+              f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), "
+              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s"))
+        ctx = mp.get_context("spawn")
+        queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        server = ctx.Process(target=_serve, args=(str(site_root), queue), daemon=True)
+        server.start()
+        base_url = queue.get(timeout=60)
+        server_ps = psutil.Process(server.pid)
+        loads = [os.getloadavg()[0]]
+        crawls = []
+        for w in [int(x) for x in args.crawl_workers.split(",") if x]:
+            cpu0 = server_ps.cpu_times()
+            crawl = run_crawl_measured(outlets_file, work / f"store-{w}.sqlite3", base_url, work, w)
+            cpu1 = server_ps.cpu_times()
+            crawl["server_cpu"] = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+            crawl["workers"] = w
+            crawls.append(crawl)
+            loads.append(os.getloadavg()[0])
+        alone = None if args.skip_alone else extraction_alone(articles, base_url, args.workers)
+        loads.append(os.getloadavg()[0])
+        server.terminate()
+        server.join()
+        mb = 1024 * 1024
+        for crawl in crawls:
+            print(f"crawl with {crawl['workers']} extraction workers: stored {crawl['pages']} articles; languages "
+                  f"{crawl['languages']}; URL states {crawl['url_states']}; the site server used "
+                  f"{crawl['server_cpu']:.1f} s CPU ({crawl['server_cpu'] / max(1, crawl['pages']) * 1000:.1f} "
+                  "ms/page), not counted below")
+        print("load average (1 min) of the machine before, between and after the runs: "
+              + ", ".join(f"{x:.1f}" for x in loads))
+        print()
+        print("| run | pages | wall s | pages/s | CPU ms/page | peak RSS MB |")
+        print("|---|---|---|---|---|---|")
+        for crawl in crawls:
+            what = "extraction in the reactor thread" if crawl["workers"] == 0 else \
+                f"extraction in {crawl['workers']} worker processes"
+            crawl["rate"] = crawl["pages"] / crawl["wall"]
+            print(f"| crawl (fetch, extract, language, store), {what} | {crawl['pages']} | {crawl['wall']:.1f} | "
+                  f"{crawl['rate']:.1f} | {crawl['cpu'] / max(1, crawl['pages']) * 1000:.1f} | "
+                  f"{crawl['peak_own'] / mb:.0f} main, {crawl['peak_tree'] / mb:.0f} in all |")
+        if alone:
+            rate = alone["pages"] / alone["wall"]
+            print(f"| extraction alone, {args.workers} processes | {alone['pages']} | {alone['wall']:.1f} | {rate:.1f} | "
+                  f"{alone['cpu'] / alone['pages'] * 1000:.1f} | {alone['peak_tree'] / mb:.0f} in all workers |")
+            print()
+            for crawl in crawls:
+                print(f"crawl with {crawl['workers']} workers / extraction alone: {crawl['rate'] / rate:.2f} "
+                      "(goal >= 0.80)")
+            print(f"extraction alone after its workers' start-up: {alone['pages'] / alone['wall_warm']:.1f} pages/s")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
