@@ -223,7 +223,7 @@ def run_measured(*args: Any) -> subprocess.CompletedProcess[str]:
     """The command line in a subprocess that reports its own peak memory on its last stderr line."""
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     return subprocess.run([sys.executable, "-c", MEASURED, *(str(a) for a in args)], capture_output=True,
-                          text=True, encoding="utf-8", errors="replace", timeout=300, env=env)
+                          text=True, encoding="utf-8", errors="replace", timeout=300, env=env, check=False)
 
 
 def peak_rss_mb(proc: subprocess.CompletedProcess[str]) -> float:

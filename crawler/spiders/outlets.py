@@ -123,6 +123,7 @@ class OutletsSpider(scrapy.Spider):
         spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
+        crawler.signals.connect(spider.reset_bytes, signal=scrapy.signals.request_reached_downloader)
         spider.shared_frontier = bool(crawler.settings.get("NEWSDEDUPE_FRONTIER"))
         spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", 2)
         return spider
@@ -131,6 +132,10 @@ class OutletsSpider(scrapy.Spider):
         """Bytes received per request: Scrapy cancels a body without Content-Length that passes DOWNLOAD_MAXSIZE
         with a bare (message-less) cancellation, which only this count tells apart from any other."""
         request.meta["received_bytes"] = request.meta.get("received_bytes", 0) + len(data)
+
+    def reset_bytes(self, request: scrapy.Request, spider: Any) -> None:
+        """Each download attempt counts its own bytes (a retry's request carries the earlier attempt's meta)."""
+        request.meta["received_bytes"] = 0
 
     def closed(self, reason: str) -> None:
         if self.pool is not None:
