@@ -102,10 +102,15 @@ def non_public_reason(url: str, allowed: frozenset[str] = frozenset()) -> str | 
             return f"{host} is a loopback name"
         addresses = _resolve(host)
     for addr in addresses:
-        ip = ipaddress.ip_address(addr.split("%")[0])
-        if not ip.is_global:
+        if not _is_public(addr):
             return f"{host} resolves to non-public address {addr}"
     return None
+
+
+def _is_public(address: str) -> bool:
+    """A globally routable address (not loopback, private, link-local, CGNAT, metadata...); ValueError when
+    `address` is not an IP address."""
+    return ipaddress.ip_address(address.split("%")[0]).is_global
 
 
 def _allow_settings(settings: Any) -> tuple[bool, frozenset[str]]:
@@ -142,13 +147,16 @@ class PublicOnlyResolver(CachingThreadedResolver):
     """Scrapy's caching resolver that refuses non-public answers when the connection is made (DNS_RESOLVER)."""
 
     allow_all = False
-    allowed_hosts: frozenset[str] = frozenset()
+    allowed_names: frozenset[str] = frozenset()  # host names from `--allow-private HOSTS`
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> PublicOnlyResolver:
         # Scrapy builds the resolver once per process, from the CrawlerProcess (settings, no stats).
         resolver = super().from_crawler(crawler, reactor)
-        resolver.allow_all, resolver.allowed_hosts = _allow_settings(crawler.settings)
+        resolver.allow_all, allowed = _allow_settings(crawler.settings)
+        # The resolver sees names, not ports: `host:port` entries allow their host name here (the middleware
+        # has already held the URL's port to the list).
+        resolver.allowed_names = allowed | {h.rpartition(":")[0] for h in allowed if ":" in h}
         return resolver
 
     def getHostByName(self, name: str, timeout: Any = ()) -> Any:
@@ -158,15 +166,14 @@ class PublicOnlyResolver(CachingThreadedResolver):
         return d.addCallback(self.check, name)
 
     def check(self, address: str, name: str) -> str:
-        """The resolved address, or RefusedAddress when it is not public (and the name is not allowed)."""
+        """The resolved address, or RefusedAtConnection when it is not public (and the name is not allowed)."""
         host = name.strip("[]").lower()
-        if host in self.allowed_hosts or any(h.rpartition(":")[0] == host for h in self.allowed_hosts):
+        if host in self.allowed_names:
             return address
         try:
-            ip = ipaddress.ip_address(address.split("%")[0])
+            if _is_public(address):
+                return address
         except ValueError:
-            return address
-        if ip.is_global:
             return address
         log.warning("refused connection to %s: it resolved to non-public address %s", name, address)
         REFUSED_AT_CONNECTION[host] = address
