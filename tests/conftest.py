@@ -90,6 +90,26 @@ def write_outlets(site: FixtureSite, directory: Path, name: str = "outlets.toml"
     return path
 
 
+def toml_literal(value: str) -> str:
+    """A TOML literal string: no escapes, so regexes stay as written."""
+    assert "'" not in value and "\n" not in value
+    return f"'{value}'"
+
+
+def outlet_toml(oid: str, **fields: Any) -> str:
+    """One [[outlet]] table on 127.0.0.1 (strings and lists of strings written as TOML literals)."""
+    lines = ["[[outlet]]", f'id = "{oid}"', f'name = "{oid.title()}"', 'domains = ["127.0.0.1"]',
+             'languages = ["en"]']
+    for key, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            lines.append(f"{key} = [{', '.join(toml_literal(v) for v in value)}]")
+        elif isinstance(value, str):
+            lines.append(f"{key} = {toml_literal(value)}")
+        else:
+            lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
 def expected_fixture(base_url: str) -> dict[str, Any]:
     """tests/fixtures/site/expected.json with {{BASE}} replaced (the server does not substitute it)."""
     text = (FIXTURE_SITE / "expected.json").read_text(encoding="utf-8").replace("{{BASE}}", base_url)

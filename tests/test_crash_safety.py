@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TESTS, finish_cli, read_jsonl, run_cli, start_cli
+from conftest import TESTS, finish_cli, outlet_toml, read_jsonl, run_cli, start_cli
 
 from crawler.sitesrv import FixtureSite
 from crawler.storage import Store, article_id_for, now_iso
@@ -130,10 +130,9 @@ def scenario_run(work: Path) -> Outcome:
     rng = random.Random(SEED)
     with FixtureSite(MANY, delay=0.2) as site:
         outlets = work / "outlets.toml"
-        outlets.write_text(
-            f'[[outlet]]\nid = "courier"\nname = "Courier"\ndomains = ["127.0.0.1"]\nlanguages = ["en"]\n'
-            f'feeds = ["{site.base_url}/rss.xml"]\nallow = [\'/news/\\d{{4}}/\\d{{2}}/\\d{{2}}/\']\n'
-            f"download_delay = 0\nconcurrency = 2\n", encoding="utf-8")
+        outlets.write_text(outlet_toml("courier", feeds=[f"{site.base_url}/rss.xml"],
+                                       allow=[r"/news/\d{4}/\d{2}/\d{2}/"], download_delay=0, concurrency=2),
+                           encoding="utf-8")
 
         def run_args(db: Path, out: Path) -> list[Any]:
             return ["run", "--outlets", outlets, "--db", db, "--out", out, "--allow-private",

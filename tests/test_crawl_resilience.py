@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from conftest import TESTS, finish_cli, query, read_jsonl, run_cli, start_cli
+from conftest import TESTS, finish_cli, outlet_toml, query, read_jsonl, run_cli, start_cli
 from crawler.settings import DOWNLOAD_MAXSIZE, RETRY_BACKOFF_BASE, RETRY_TIMES
 from crawler.sitesrv import FixtureSite
 
@@ -44,26 +44,6 @@ KILL_AFTER = (3, 10, 20)  # stored articles at which the successive crawls are k
 def paths(requests: list[str]) -> list[str]:
     """Request paths without their query strings."""
     return [r.split("?", 1)[0] for r in requests]
-
-
-def toml_literal(value: str) -> str:
-    """A TOML literal string: no escapes, so regexes stay as written."""
-    assert "'" not in value and "\n" not in value
-    return f"'{value}'"
-
-
-def outlet_toml(oid: str, **fields: Any) -> str:
-    """One [[outlet]] table on 127.0.0.1 (strings and lists of strings written as TOML literals)."""
-    lines = ["[[outlet]]", f'id = "{oid}"', f'name = "{oid.title()}"', 'domains = ["127.0.0.1"]',
-             'languages = ["en"]']
-    for key, value in fields.items():
-        if isinstance(value, (list, tuple)):
-            lines.append(f"{key} = [{', '.join(toml_literal(v) for v in value)}]")
-        elif isinstance(value, str):
-            lines.append(f"{key} = {toml_literal(value)}")
-        else:
-            lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
 
 
 def write_file(path: Path, *outlets: str) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TESTS, query, run_cli
+from conftest import TESTS, outlet_toml, query, run_cli
 
 from crawler.settings import DOWNLOAD_MAXSIZE
 
@@ -205,12 +205,9 @@ class Crawled:
 
 
 def outlet_file(site: HostileSite, path: Path) -> Path:
-    feeds = ", ".join(f'"{site.base}{f}"' for f in FEEDS)
-    sitemaps = ", ".join(f'"{site.base}{s}"' for s in SITEMAPS)
-    path.write_text(
-        f'[[outlet]]\nid = "hostile"\nname = "Hostile Herald"\ndomains = ["127.0.0.1"]\nlanguages = ["en"]\n'
-        f"feeds = [{feeds}]\nsitemaps = [{sitemaps}]\nallow = ['/news/']\ndownload_delay = 0\nconcurrency = 4\n",
-        encoding="utf-8")
+    text = outlet_toml("hostile", feeds=[site.base + f for f in FEEDS], sitemaps=[site.base + m for m in SITEMAPS],
+                       allow=["/news/"], download_delay=0, concurrency=4)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
