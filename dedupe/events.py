@@ -163,10 +163,6 @@ def _tfidf_counts(counts: Sequence[Counter[str]], max_terms: int) -> list[dict[s
     return vectors
 
 
-def _dates_compatible(a: date | None, b: date | None, window: int) -> bool:
-    return a is None or b is None or abs((a - b).days) <= window
-
-
 def _numbers_disjoint(p: StoryProfile, q: StoryProfile) -> bool:
     """Both reports carry numbers that are not years (as written: `2,000` is a quantity, `2000年` a year) and
     share no number at all."""
@@ -276,8 +272,9 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
     Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
-    names and numbers for other language pairs). A pair dated further apart than the window, or whose numbers
-    veto it, becomes a cannot-link instead.
+    names and numbers for other language pairs). Pairs dated further apart than the window are never
+    candidates (`event_clusters` keeps every event within the window); a pair whose numbers veto it becomes a
+    cannot-link instead.
     """
     vectors = _tfidf(profiles, config.max_terms)
     bridge = _bridge_vectors(profiles, config.max_terms)
@@ -299,8 +296,12 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
                 postings["a:" + t].append(i)
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
-    cap = max(50, int(0.01 * len(profiles)))
-    left, right = _candidate_pairs((ids for ids in postings.values() if 1 < len(ids) <= cap), len(profiles))
+    # "Common" is counted among the stories a story could be linked with: those within the date window.
+    cap = candidate_cap(len(profiles))
+    days = np.array([p.date.toordinal() if p.date else -1 for p in profiles], dtype=np.int64)
+    left, right = _candidate_pairs(
+        (ids for ids in postings.values() if len(ids) > 1), len(profiles), days, config.event_window_days, cap
+    )
     del postings
     cosines = _pair_cosines(vectors, left, right)
     links: list[EventLink] = []
@@ -308,9 +309,6 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     encoded = _encode(profiles, config)
     for i, j, cos in _pair_rows(left, right, cosines):
         p, q = profiles[i], profiles[j]
-        if not _dates_compatible(p.date, q.date, config.event_window_days):
-            cannot.add((i, j))
-            continue
         scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j))
         if scored is None:
             cannot.add((i, j))
@@ -368,20 +366,67 @@ def _neutral_score(neutral: dict[int, dict[str, float]], i: int, j: int) -> floa
     return _dot(neutral[i], neutral[j]) if i in neutral and j in neutral else 0.0
 
 
-def _candidate_pairs(posting_lists: Iterable[list[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i < j) of stories sharing a posting list, each pair once, sorted: (all i, all j).
+def candidate_cap(n: int) -> int:
+    """How many stories (within one date window) may share a key before it is too common to propose pairs:
+    1% of the stories, at least 50 and at most 250 (a fixed ceiling keeps candidate pairs linear in the
+    number of stories at archive scale)."""
+    return max(50, min(250, n // 100))
 
-    Each list is ascending (stories are posted in index order), so a pair is encoded as i * n + j in one int64;
-    numpy makes and deduplicates the pairs (8 bytes each, where a set of tuples took over 100).
+
+def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int) -> np.ndarray:
+    """Pairs (as i * n + j, i < j; n applied by the caller) of one posting list `arr` (ascending story
+    indices) that could share an event: both undated, or dated at most `window` days apart.
+
+    A short list gives all such pairs. A list longer than `cap` is a common key: only its dated stories pair,
+    and a story only with those of its window, and not at all where more than `cap` stories of the list fall
+    within its window (the key is common at that time: weak evidence, and quadratic).
     """
+    d = days[arr]
+    if len(arr) <= cap:
+        x, y = np.triu_indices(len(arr), k=1)
+        dx, dy = d[x], d[y]
+        keep = (dx < 0) | (dy < 0) | (np.abs(dx - dy) <= window)
+        return np.stack([arr[x[keep]], arr[y[keep]]])
+    dated = d >= 0
+    arr, d = arr[dated], d[dated]
+    order = np.argsort(d, kind="stable")
+    arr, d = arr[order], d[order]
+    lo = np.searchsorted(d, d - window, side="left")
+    hi = np.searchsorted(d, d + window, side="right")
+    pos = np.arange(len(arr))
+    ok = (hi - lo) <= cap
+    counts = np.where(ok, hi - pos - 1, 0)
+    if not counts.sum():
+        return np.zeros((2, 0), dtype=np.int64)
+    first = np.repeat(pos, counts)
+    # second = first + 1 + (rank within its run)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    second = first + 1 + offsets
+    keep = ok[second]  # the partner's window must not be crowded either
+    a, b = arr[first[keep]], arr[second[keep]]
+    return np.stack([np.minimum(a, b), np.maximum(a, b)])
+
+
+def _candidate_pairs(
+    posting_lists: Iterable[list[int]], n: int, days: np.ndarray | None = None, window: int = 10**9,
+    cap: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of stories sharing a posting list and able to share an event (`_windowed_pairs`),
+    each pair once, sorted: (all i, all j).
+
+    A pair is encoded as i * n + j in one int64; numpy makes and deduplicates the pairs (8 bytes each, where
+    a set of tuples took over 100).
+    """
+    if days is None:
+        days = np.full(n, -1, dtype=np.int64)
+    cap = cap if cap is not None else candidate_cap(n)
     blocks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     pending_size = 0
     for ids in posting_lists:
-        arr = np.asarray(ids, dtype=np.int64)
-        x, y = np.triu_indices(len(arr), k=1)
-        pending.append(arr[x] * n + arr[y])
-        pending_size += len(x)
+        pair = _windowed_pairs(np.asarray(ids, dtype=np.int64), days, window, cap)
+        pending.append(pair[0] * n + pair[1])
+        pending_size += pair.shape[1]
         if pending_size > 20_000_000:  # deduplicate as we go, so duplicates never pile up in memory
             blocks.append(np.unique(np.concatenate(pending)))
             pending, pending_size = [], 0
@@ -451,19 +496,42 @@ def link_evidence(
 
 def event_clusters(
     n: int, links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None,
-    must: set[tuple[int, int]] | None = None,
+    must: set[tuple[int, int]] | None = None, dates: Sequence[date | None] | None = None,
+    window_days: int | None = None,
 ) -> tuple[list[list[int]], list[EventLink]]:
     """Average-link agglomerative clustering of stories over sparse pair scores.
 
     Two clusters merge while the mean score over all their story pairs (pairs without a link count 0) is at
-    least `threshold` and no pair between them is a cannot-link. Unlike single-link, one strong pair cannot
-    chain two different happenings together. `must` pairs (labellers' decisions) are merged first, unless a
+    least `threshold`, no pair between them is a cannot-link and, with `dates` and `window_days`, their dated
+    stories together span at most `window_days` (reports of one happening cluster in time; the same kind of
+    happening months apart is another event). Unlike single-link, one strong pair cannot chain two different
+    happenings together. `must` pairs (labellers' decisions) are merged first, whatever their dates, unless a
     cannot-link stands between them. Returns the events and, per merge, the strongest link that joined them
     (the evidence shown to a labeller; a `labelled` link of score 0 when a must-link joined stories that
     share no scored link).
     """
     cannot = cannot or set()
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    # Each cluster's first and last day (ordinals), or None while it holds no dated story.
+    span: dict[int, tuple[int, int] | None] = {}
+    if dates is not None and window_days is not None:
+        for i, d in enumerate(dates):
+            span[i] = (d.toordinal(), d.toordinal()) if d else None
+
+    def joined_span(a: int, b: int) -> tuple[int, int] | None:
+        sa, sb = span.get(a), span.get(b)
+        if sa is None or sb is None:
+            return sa or sb
+        return min(sa[0], sb[0]), max(sa[1], sb[1])
+
+    def allowed(a: int, b: int) -> bool:
+        if b in blocked[a]:
+            return False
+        if not span:
+            return True
+        s = joined_span(a, b)
+        return s is None or s[1] - s[0] <= window_days  # type: ignore[operator]
+
     sums: dict[int, dict[int, float]] = defaultdict(dict)
     best: dict[tuple[int, int], EventLink] = {}
     for lk in links:
@@ -489,6 +557,9 @@ def event_clusters(
         assert link is not None
         used.append(link)
         keep, gone = (a, b) if a < b else (b, a)
+        if span:
+            span[keep] = joined_span(keep, gone)
+            span.pop(gone, None)
         members[keep].extend(members.pop(gone))
         for other, total in sums.pop(gone, {}).items():
             if other == keep:
@@ -514,7 +585,7 @@ def event_clusters(
 
     for a, nbrs in sums.items():
         for b, total in nbrs.items():
-            if a < b and b not in blocked[a] and total / (len(members[a]) * len(members[b])) >= threshold:
+            if a < b and allowed(a, b) and total / (len(members[a]) * len(members[b])) >= threshold:
                 heapq.heappush(heap, (-total / (len(members[a]) * len(members[b])), a, b))
     while heap:
         neg, a, b = heapq.heappop(heap)
@@ -522,16 +593,16 @@ def event_clusters(
             continue
         current = sums[a].get(b, 0.0) / (len(members[a]) * len(members[b]))
         if abs(current + neg) > 1e-12:  # stale entry: re-queue with the current mean
-            if current >= threshold and b not in blocked[a]:
+            if current >= threshold and allowed(a, b):
                 heapq.heappush(heap, (-current, a, b))
             continue
-        if b in blocked[a]:
+        if not allowed(a, b):
             continue
         keep = merge(a, b)
         size = len(members[keep])
         for other, total in sums[keep].items():
             mean = total / (size * len(members[other]))
-            if mean >= threshold and other not in blocked[keep]:
+            if mean >= threshold and allowed(keep, other):
                 heapq.heappush(heap, (-mean, min(keep, other), max(keep, other)))
     return [sorted(m) for m in members.values()], used
 

@@ -245,7 +245,8 @@ def group(
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
-        len(stories), scores.links, config.event_cosine, story_cannot, story_must
+        len(stories), scores.links, config.event_cosine, story_cannot, story_must,
+        dates=[p.date for p in profiles], window_days=config.event_window_days,
     )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])

@@ -134,3 +134,51 @@ def test_latin_words_in_chinese_text_count_across_languages() -> None:
         [(chinese_with, "zh-Hans", english, "en"), (chinese_without, "zh-Hans", english, "en")], GroupingConfig()
     )
     assert with_latin > without_latin
+
+
+# --- dates bound candidate pairs and events --------------------------------------------------------------------
+def _pairs(arr: list[int], days: list[int], window: int, cap: int) -> set[tuple[int, int]]:
+    import numpy as np
+
+    from dedupe.events import _windowed_pairs
+
+    out = _windowed_pairs(np.asarray(arr, dtype=np.int64), np.asarray(days, dtype=np.int64), window, cap)
+    return {(int(a), int(b)) for a, b in zip(out[0], out[1])}
+
+
+def test_a_short_posting_list_pairs_stories_within_the_window_and_undated_ones_with_all() -> None:
+    # stories 0..3 on days 100, 105, 140 and undated
+    pairs = _pairs([0, 1, 2, 3], [100, 105, 140, -1], window=10, cap=50)
+    assert pairs == {(0, 1), (0, 3), (1, 3), (2, 3)}  # (0, 2) and (1, 2) are 35-40 days apart
+
+
+def test_a_common_key_pairs_only_dated_stories_of_uncrowded_windows() -> None:
+    # 6 stories share the key (cap 3): days 0, 1, 2, 3 are crowded (4 within a window of 10 days), 100 and 105
+    # are alone in theirs; the undated story 6 is dropped from a common key.
+    pairs = _pairs([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 100, 105, -1], window=10, cap=3)
+    assert pairs == {(4, 5)}
+
+
+def test_an_event_never_spans_more_than_the_window() -> None:
+    from datetime import date
+
+    from dedupe.events import EventLink, event_clusters
+
+    links = [EventLink(0, 1, "same-language", 0.9), EventLink(1, 2, "same-language", 0.9),
+             EventLink(0, 2, "same-language", 0.9)]
+    dates = [date(2025, 1, 1), date(2025, 1, 8), date(2025, 1, 16)]
+    events, _ = event_clusters(3, links, 0.2, dates=dates, window_days=10)
+    assert sorted(events) == [[0, 1], [2]]
+    # without dates (or undated stories) the three join
+    events, _ = event_clusters(3, links, 0.2)
+    assert events == [[0, 1, 2]]
+    events, _ = event_clusters(3, links, 0.2, dates=[None, date(2025, 1, 8), None], window_days=10)
+    assert events == [[0, 1, 2]]
+
+
+def test_the_same_kind_of_happening_months_apart_is_another_event() -> None:
+    later = ArticleRecord(BIG_REWRITE.id + "_later", BIG_REWRITE.text, BIG_REWRITE.title, BIG_REWRITE.url + "?later",
+                          "en", "2026-03-03T15:00:00+08:00", "gamma")
+    assert len({*event_of(group([BIG, BIG_REWRITE])).values()}) == 1
+    ev = event_of(group([BIG, later]))
+    assert ev["big"] != ev[later.id]
