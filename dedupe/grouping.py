@@ -9,8 +9,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
-
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import event_clusters, link_evidence, score_story_pairs, story_profile
@@ -18,7 +16,7 @@ from dedupe.ids import assign_ids
 from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
-from dedupe.signatures import minhash_from_bytes, minhash_signatures, signature_bytes
+from dedupe.signatures import minhash_signatures, signature_bytes
 from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
 
 if TYPE_CHECKING:
@@ -187,16 +185,20 @@ def group(
     say(f"signatures for {n} articles")
     workers = _worker_count(n)
     fingerprint = config.signature_fingerprint()
-    sigs: list[MinHash | None] = [None] * n
+    # Every signature as one row of a matrix (4 bytes a value): a million MinHash objects would take twice the
+    # memory, and LSH banding runs on the matrix directly (dedupe.stories.band_candidate_pairs).
+    matrix = np.zeros((n, config.num_perm), dtype=np.uint32)
+    signed = np.zeros(n, dtype=bool)
     todo: list[int] = []
     hashes = [text_hash(r) for r in records]
-    # Every rebuilt signature shares one permutation table (datasketch would otherwise draw one per object).
-    permutations = MinHash(num_perm=config.num_perm, seed=config.seed, scheme="affine32",
-                           hashfunc=lambda x: x).permutations
+    width = 4 * config.num_perm
     for i, r in enumerate(records):
         stored = signatures.get(r.id)
-        if stored and stored.fingerprint == fingerprint and stored.text_hash == hashes[i]:
-            sigs[i] = minhash_from_bytes(stored.data, config, permutations) if stored.data else None
+        if (stored and stored.fingerprint == fingerprint and stored.text_hash == hashes[i]
+                and (stored.data is None or len(stored.data) == width)):
+            if stored.data is not None:
+                matrix[i] = np.frombuffer(stored.data, dtype=np.uint32)
+                signed[i] = True
         else:
             todo.append(i)
     new_signatures: dict[str, StoredSignature] = {}
@@ -209,14 +211,17 @@ def group(
     computed = _run_chunks(_signature_chunk, list(_chunks(items)), workers, config)
     del items
     for i, (size, data) in zip(todo, computed):  # type: ignore[misc]
-        sigs[i] = minhash_from_bytes(data, config, permutations) if data is not None else None
+        if data is not None:
+            matrix[i] = np.frombuffer(data, dtype=np.uint32)
+            signed[i] = True
         new_signatures[records[i].id] = StoredSignature(fingerprint, hashes[i], size, data)
     del computed
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
     keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
-    pairs = near_duplicate_pairs(sigs, sequence_of, config, chars.__getitem__, lsh_index, keys)
+    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys)
+    del matrix
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])

@@ -1,7 +1,8 @@
 """Stories: near-duplicate articles. LSH on MinHash signatures proposes candidates; exact shingles confirm."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,37 +95,132 @@ def candidate_lists(
     return out
 
 
+def _runs_pairs(order: np.ndarray, same_as_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions within runs of equal keys: `order` lists items by key, `same_as_next[k]` says
+    whether item order[k] has the same key as order[k + 1]. Returns (first, second) items of each pair."""
+    m = len(order)
+    # The end (exclusive) of each position's run: the next position whose predecessor differs.
+    breaks = np.flatnonzero(~same_as_next) + 1  # run starts after these positions
+    ends = np.append(breaks, m)
+    run_end = np.repeat(ends, np.diff(np.concatenate(([0], ends))))
+    pos = np.arange(m)
+    counts = run_end - pos - 1
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first = np.repeat(pos, counts)
+    second = first + 1 + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+    return order[first], order[second]
+
+
+def band_candidate_pairs(matrix: np.ndarray, signed: np.ndarray, config: GroupingConfig) -> np.ndarray:
+    """Candidate pairs of MinHash LSH, computed in memory with numpy: documents whose signatures agree on every
+    row of at least one band (`config.bands` bands of `config.rows` rows, as datasketch's `MinHashLSH` bands
+    them, so the candidates are the ones its `query` gives). Returns the pairs as codes i * n + j (i < j),
+    sorted and unique.
+
+    `matrix`: one signature per row (n x num_perm, uint32); `signed`: which rows hold a signature. Per band
+    the rows are sorted by their values (exact: no hashing of the band) and each run of equal bands gives
+    its pairs: some hundred bytes per document, where a datasketch index in memory keeps a Python set member
+    per band and document (42 per document), which does not fit in memory at a million documents.
+    """
+    n = len(matrix)
+    idx = np.flatnonzero(signed)
+    if len(idx) < 2:
+        return np.zeros(0, dtype=np.int64)
+    blocks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    pending_size = 0
+    for b in range(config.bands):
+        band = matrix[idx, b * config.rows:(b + 1) * config.rows].astype(np.uint64)
+        # Pack the rows into 64-bit words (two 32-bit values a word), then sort by all words.
+        words = [band[:, k] << np.uint64(32) | (band[:, k + 1] if k + 1 < band.shape[1] else np.uint64(0))
+                 for k in range(0, band.shape[1], 2)]
+        order = np.lexsort(words[::-1])
+        same = np.ones(len(order) - 1, dtype=bool)
+        for w in words:
+            ws = w[order]
+            same &= ws[1:] == ws[:-1]
+        first, second = _runs_pairs(order, np.append(same, False))
+        a, c = idx[first], idx[second]
+        pending.append(np.minimum(a, c) * n + np.maximum(a, c))
+        pending_size += len(a)
+        if pending_size > 20_000_000:
+            blocks.append(np.unique(np.concatenate(pending)))
+            pending, pending_size = [], 0
+    if pending:
+        blocks.append(np.unique(np.concatenate(pending)))
+    if not blocks:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
+
+
+def _shared_index_pairs(
+    matrix: np.ndarray, signed: np.ndarray, config: GroupingConfig, index: RedisLSHIndex, keys: Sequence[str]
+) -> np.ndarray:
+    """Candidate pairs (codes, as `band_candidate_pairs`) from a shared index in Redis."""
+    from dedupe.signatures import minhash_from_bytes
+
+    if len(keys) != len(matrix):
+        raise ValueError("a shared LSH index needs one key per signature")
+    sigs: list[MinHash | None] = [
+        minhash_from_bytes(matrix[i].tobytes(), config) if signed[i] else None for i in range(len(matrix))
+    ]
+    lists = candidate_lists(sigs, config, index, keys)
+    n = len(matrix)
+    codes = [i * n + j for i, found in enumerate(lists) for j in found if j > i]
+    return np.unique(np.asarray(codes, dtype=np.int64))
+
+
+SEQUENCE_CACHE = 50_000  # shingle sequences kept while confirming (a few kB each)
+
+
 def near_duplicate_pairs(
-    signatures: Sequence[MinHash | None],
+    matrix: np.ndarray,
+    signed: np.ndarray,
     sequence_of: Callable[[int], np.ndarray],
     config: GroupingConfig,
     uses_chars: Callable[[int], bool] = lambda _i: False,
     index: RedisLSHIndex | None = None,
     keys: Sequence[str] | None = None,
 ) -> list[PairLink]:
-    """Confirmed near-duplicate pairs among the documents (a None signature never pairs).
+    """Confirmed near-duplicate pairs among the documents (a row without a signature never pairs).
 
-    `sequence_of(i)` returns document i's shingle hashes in reading order; it is called only for
-    documents that have candidates, so stored signatures spare the shingling of everything else.
+    `matrix`/`signed`: the signatures, one row per document (`band_candidate_pairs`). `sequence_of(i)`
+    returns document i's shingle hashes in reading order; it is called only for documents that have
+    candidates (and kept in a bounded cache), so stored signatures spare the shingling of everything else.
     `index`/`keys`: a shared LSH index (dedupe.lshindex) instead of one built in memory.
     """
-    candidates = candidate_lists(signatures, config, index, keys)
-    cache: dict[int, np.ndarray] = {}
+    n = len(matrix)
+    if index is not None:
+        codes = _shared_index_pairs(matrix, signed, config, index, keys or [])
+    else:
+        codes = band_candidate_pairs(matrix, signed, config)
+    cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def seq(i: int) -> np.ndarray:
-        if i not in cache:
-            cache[i] = sequence_of(i)
-        return cache[i]
+        found = cache.get(i)
+        if found is None:
+            found = cache[i] = sequence_of(i)
+            if len(cache) > SEQUENCE_CACHE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(i)
+        return found
 
     links: list[PairLink] = []
-    for i, found in enumerate(candidates):
-        for j in found:
-            if j <= i:
-                continue
-            link = confirm(seq(i), seq(j), config, chars=uses_chars(i) or uses_chars(j))
-            if link is not None:
-                links.append(PairLink(i, j, link.jaccard, link.containment, link.prefix))
+    for i, j in _code_rows(codes, n):
+        link = confirm(seq(i), seq(j), config, chars=uses_chars(i) or uses_chars(j))
+        if link is not None:
+            links.append(PairLink(i, j, link.jaccard, link.containment, link.prefix))
     return links
+
+
+def _code_rows(codes: np.ndarray, n: int) -> Iterator[tuple[int, int]]:
+    step = 1_000_000
+    for start in range(0, len(codes), step):
+        chunk = codes[start:start + step]
+        yield from zip((chunk // n).tolist(), (chunk % n).tolist())
 
 
 def story_clusters(

@@ -1,0 +1,55 @@
+"""Near-duplicate candidates: LSH banding in memory with numpy gives exactly datasketch's candidates."""
+from __future__ import annotations
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from dedupe.config import GroupingConfig
+from dedupe.stories import band_candidate_pairs
+
+CONFIG = GroupingConfig()
+
+
+def _datasketch_pairs(matrix: np.ndarray, signed: np.ndarray) -> set[tuple[int, int]]:
+    lsh = MinHashLSH(num_perm=CONFIG.num_perm, params=(CONFIG.bands, CONFIG.rows))
+    sigs = {i: MinHash(num_perm=CONFIG.num_perm, hashvalues=matrix[i].astype(np.uint64), scheme="affine32") for i in np.flatnonzero(signed)}
+    for i, m in sigs.items():
+        lsh.insert(int(i), m)
+    return {(int(i), int(j)) for i, m in sigs.items() for j in lsh.query(m) if j > i}
+
+
+def _pairs(codes: np.ndarray, n: int) -> set[tuple[int, int]]:
+    return {(int(c // n), int(c % n)) for c in codes}
+
+
+def test_numpy_banding_gives_datasketch_candidates() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    # Small value ranges make chance agreement on a band common; copies agree on many bands.
+    matrix = rng.integers(0, 6, size=(n, CONFIG.num_perm), dtype=np.uint32)
+    for k in range(60):  # near-copies: rows 2k+1 take some bands of row 2k
+        a, b = 2 * k, 2 * k + 1
+        cols = rng.choice(CONFIG.num_perm, size=40, replace=False)
+        matrix[b, cols] = matrix[a, cols]
+    big = rng.integers(0, 2**32, size=(50, CONFIG.num_perm), dtype=np.uint64).astype(np.uint32)
+    matrix[300:350] = big  # full 32-bit values
+    matrix[351] = matrix[300]  # an exact copy
+    signed = np.ones(n, dtype=bool)
+    signed[[5, 17, 300]] = False  # rows without a signature never pair
+    expected = _datasketch_pairs(matrix, signed)
+    got = _pairs(band_candidate_pairs(matrix, signed, CONFIG), n)
+    assert got == expected
+    assert expected  # the test would be empty otherwise
+    assert not any(5 in p or 17 in p or 300 in p for p in got)
+
+
+def test_a_bucket_of_identical_signatures_gives_every_pair_once() -> None:
+    matrix = np.tile(np.arange(CONFIG.num_perm, dtype=np.uint32), (30, 1))
+    codes = band_candidate_pairs(matrix, np.ones(30, dtype=bool), CONFIG)
+    assert len(codes) == 30 * 29 // 2 and len(np.unique(codes)) == len(codes)
+
+
+def test_no_signatures_no_pairs() -> None:
+    matrix = np.zeros((3, CONFIG.num_perm), dtype=np.uint32)
+    assert len(band_candidate_pairs(matrix, np.zeros(3, dtype=bool), CONFIG)) == 0
+    assert len(band_candidate_pairs(matrix[:0], np.zeros(0, dtype=bool), CONFIG)) == 0
