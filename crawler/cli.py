@@ -157,11 +157,11 @@ def cmd_group(args: argparse.Namespace) -> int:
 
             present = {t for r in read_articles_jsonl(args.input, []) for t in r.topics}
             _check_topic_filter(topic, getattr(args, "topics", None), present)
-        result, path, problems, records = group_input(args.input, args.out, since, config, progress=_progress,
+        result, path, problems, _records = group_input(args.input, args.out, since, config, progress=_progress,
                                                       topic=topic)
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
-        n_articles = len(records)
+        grouping = None
     else:
         if topic:
             _check_topic_filter(topic, getattr(args, "topics", None), _store_topics(args.db))
@@ -170,15 +170,24 @@ def cmd_group(args: argparse.Namespace) -> int:
             from crawler.redisconf import check_redis
 
             check_redis(redis_url)
-        result, path = group_store(args.db, args.out, since, config, progress=_progress, topic=topic,
-                                   redis=redis_url)
-        n_articles = sum(len(e.members) for e in result.events)
+        grouping = group_store(args.db, args.out, since, config, progress=_progress, topic=topic,
+                               redis=redis_url, full=bool(getattr(args, "full", False)))
+        result, path = grouping.result, grouping.path
+        if grouping.incremental:
+            _say(f"group: incremental (nightly step): regrouped {grouping.regrouped} of {grouping.stored} stored "
+                 f"articles (new ones, the last {config.rolling_window_days} days, their events); "
+                 "other events kept as stored (--full regroups everything)")
     statuses: dict[str, int] = {}
     for e in result.events:
         statuses[e.status] = statuses.get(e.status, 0) + 1
+    n_events = len(result.events)
     n_stories = sum(len(e.stories) for e in result.events)
+    n_articles = sum(len(e.members) for e in result.events)
+    if grouping is not None and grouping.totals is not None:  # every stored event, incremental or not
+        t = grouping.totals
+        statuses, n_events, n_stories, n_articles = t.statuses, t.events, t.stories, t.articles
     of_topic = f" of topic {topic}" if topic else ""
-    _say(f"group: {n_articles} articles{of_topic} -> {n_stories} stories -> {len(result.events)} events "
+    _say(f"group: {n_articles} articles{of_topic} -> {n_stories} stories -> {n_events} events "
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
          f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
@@ -489,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="redis://host:6379/0: keep the near-duplicate LSH index in Redis, shared by groupings "
                         "of the same store (needs the [redis] extra)")
     p.add_argument("--encoder", choices=["e5"], help=ENCODER_HELP)
+    p.add_argument("--full", action="store_true",
+                   help="regroup every stored article (default after a first grouping: only the new articles, "
+                        "those of the rolling window before them and their events)")
 
     p = sub.add_parser("export", help="write events or articles for labelling tools and people")
     p.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)

@@ -4,38 +4,66 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from crawler.storage import Store, open_store
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints
-from dedupe.grouping import GroupingResult, StoredSignature, group
+from dedupe.grouping import GroupingResult, StoredSignature, group, nightly_selection
 from dedupe.records import ArticleRecord, InputProblem, read_articles_jsonl
 from dedupe.writers import event_to_dict, newest_first, write_jsonl
 
 log = logging.getLogger(__name__)
 
 
-def records_from_store(store: Store, since: str | None = None, topic: str | None = None) -> list[ArticleRecord]:
+def records_from_store(store: Store, since: str | None = None, topic: str | None = None,
+                       ids: set[str] | None = None) -> list[ArticleRecord]:
+    articles = store.articles_by_ids(ids) if ids is not None else store.articles(since=since, topic=topic)
     return [
         ArticleRecord(
             id=a.id, text=a.text, title=a.title, url=a.url, language=a.language, published=a.published,
             outlet=a.outlet, topics=tuple(a.topics),
         )
-        for a in store.articles(since=since, topic=topic)
+        for a in articles
     ]
+
+
+# Meta key: the parameters of the store's last grouping of every article (no --since, no --topic). A nightly
+# grouping is incremental only on top of such a grouping made with the same parameters.
+GROUPED_WITH = "grouping_config"
+
+
+@dataclass
+class StoreGrouping:
+    """What `group_store` did: the grouping result (of the articles it regrouped), where events.jsonl is,
+    and whether it was incremental (the nightly step) and over how many of the stored articles."""
+
+    result: GroupingResult
+    path: Path
+    incremental: bool = False
+    regrouped: int = 0
+    stored: int = 0
+    totals: _Totals | None = None
 
 
 def group_store(
     db: str, out_dir: str | Path, since: str | None = None, config: GroupingConfig | None = None,
     progress: Callable[[str], None] | None = None, topic: str | None = None, redis: str | None = None,
-) -> tuple[GroupingResult, Path]:
+    full: bool = False,
+) -> StoreGrouping:
     """Group the stored articles (only a topic's with `topic`), keeping ids stable and reusing stored
     signatures; write events.jsonl. `redis`: keep the LSH index in Redis, shared by every grouping of this
-    store (dedupe.lshindex)."""
+    store (dedupe.lshindex).
+
+    Incremental (the nightly step) when the store was last grouped whole with the same parameters and neither
+    `since`, `topic` nor `full` is given: only the new articles, those of the rolling window before them and
+    the events these belong to are regrouped (`dedupe.grouping.nightly_selection`); every other event stays
+    as stored. events.jsonl always holds every stored event.
+    """
     config = config or GroupingConfig()
     index = None
     if redis:
@@ -43,14 +71,38 @@ def group_store(
         from dedupe.lshindex import RedisLSHIndex
 
         index = RedisLSHIndex(redis_params(redis), store_namespace(db), config)
+    path = Path(out_dir) / "events.jsonl"
+    whole = not since and not topic
     with open_store(db) as store:
-        records = records_from_store(store, since, topic)
-        stored = {
-            aid: StoredSignature(fp, th, size, data) for aid, (fp, th, size, data) in store.signatures().items()
-        }
+        previous = store.assignments()
+        incremental = (whole and not full and bool(previous)
+                       and store.get_meta(GROUPED_WITH) == config.fingerprint())
         must, cannot = store.label_pairs()
-        result = group(records, config, previous=store.assignments(), signatures=stored, progress=progress,
-                       constraints=Constraints.of(must, cannot), lsh_index=index)
+        selection: set[str] | None = None
+        reserved: set[str] = set()
+        stored_count = 0
+        if incremental:
+            days = {aid: _day(d) for aid, d in store.article_days().items()}
+            stored_count = len(days)
+            # Labellers' decisions can arrive any day: their articles' events are regrouped every time (few).
+            labelled = {a for pair in [*must, *cannot] for a in pair}
+            selection = nightly_selection(days, previous, config.rolling_window_days, touched=labelled)
+            del days
+            if progress:
+                progress(f"incremental: {len(selection)} of {stored_count} stored articles to regroup "
+                         f"(new ones, the last {config.rolling_window_days} days before them, their events)")
+            kept = {a: previous[a] for a in selection if a in previous}
+            reserved = {x for a, ids in previous.items() if a not in kept for x in ids}
+            previous = kept
+        records = records_from_store(store, since, topic, ids=selection)
+        ids = [r.id for r in records]
+        stored = {
+            aid: StoredSignature(fp, th, size, data)
+            for aid, (fp, th, size, data) in store.signatures(ids if selection is not None else None).items()
+        }
+        result = group(records, config, previous=previous, signatures=stored, progress=progress,
+                       constraints=Constraints.of(must, cannot), lsh_index=index, reserved_ids=reserved)
+        del stored
         events = [event_to_dict(e) for e in newest_first(result.events)]
         # One transaction: a run killed while saving leaves the previous grouping whole, never half of each.
         with store.transaction():
@@ -60,10 +112,40 @@ def group_store(
             store.save_assignments(
                 (m.article.id, m.story_id, e.event_id) for e in result.events for m in e.members
             )
-            store.replace_events(events)
-    path = Path(out_dir) / "events.jsonl"
-    write_jsonl(events, path)
-    return result, path
+            if incremental:
+                store.update_events(events, removed={ev for _st, ev in previous.values()})
+            else:
+                store.replace_events(events)
+            # Only a grouping of every article with these parameters is a base for the next incremental one.
+            store.set_meta(GROUPED_WITH, config.fingerprint() if whole else "")
+        totals = _Totals()
+        write_jsonl(totals.count(store.events() if incremental else events), path)
+    return StoreGrouping(result, path, incremental, len(records), stored_count or len(records), totals)
+
+
+@dataclass
+class _Totals:
+    """Counts of the events written (every stored event), by status, with their stories and articles."""
+
+    events: int = 0
+    stories: int = 0
+    articles: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def count(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for e in events:
+            self.events += 1
+            self.stories += len(e.get("stories") or [])
+            self.articles += len(e.get("articles") or [])
+            self.statuses[e["status"]] = self.statuses.get(e["status"], 0) + 1
+            yield e
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def group_input(

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -558,12 +558,32 @@ class Store:
         for row in self._stream(sql + " ORDER BY id", args):
             yield _stored(row)
 
+    def article_days(self) -> dict[str, str]:
+        """Article id -> the day it counts for in time (published, else fetched; ISO `YYYY-MM-DD`)."""
+        return {r["id"]: str(r["day"])[:10] for r in self._stream(
+            "SELECT id, COALESCE(published, fetched) AS day FROM articles")}
+
+    def articles_by_ids(self, ids: Iterable[str]) -> Iterator[StoredArticle]:
+        """The stored articles among `ids`, in id order."""
+        for chunk in _chunked(sorted(set(ids))):
+            q = f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id"
+            for row in self._run(q, chunk):
+                yield _stored(row)
+
     # --- grouping state --------------------------------------------------------------------------
-    def signatures(self) -> dict[str, tuple[str, str, int, bytes | None]]:
-        return {
-            r["article_id"]: (r["fingerprint"], r["text_hash"], r["size"], r["data"])
-            for r in self._run("SELECT * FROM signatures")
-        }
+    def signatures(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str, int, bytes | None]]:
+        """Stored signatures (all, or those of `ids`)."""
+        if ids is None:
+            return {
+                r["article_id"]: (r["fingerprint"], r["text_hash"], r["size"], r["data"])
+                for r in self._run("SELECT * FROM signatures")
+            }
+        out: dict[str, tuple[str, str, int, bytes | None]] = {}
+        for chunk in _chunked(list(ids)):
+            q = f"SELECT * FROM signatures WHERE article_id IN ({','.join('?' * len(chunk))})"
+            out.update((r["article_id"], (r["fingerprint"], r["text_hash"], r["size"], r["data"]))
+                       for r in self._run(q, chunk))
+        return out
 
     def save_signatures(self, rows: Iterable[tuple[str, str, str, int, bytes | None]]) -> None:
         with self.transaction():
@@ -588,18 +608,34 @@ class Store:
             )
 
     def replace_events(self, events: Iterable[dict[str, Any]]) -> None:
-        """Keep the latest grouping's events (newest first) for `export`."""
-        ts = now_iso()
+        """Keep the latest grouping's events for `export` (read back newest first)."""
         with self.transaction():
             self._run("DELETE FROM events")
-            self._run_many(
-                "INSERT INTO events(event_id, position, status, body, grouped) VALUES (?,?,?,?,?)",
-                ((e["event_id"], i, e["status"], json.dumps(e, ensure_ascii=False), ts) for i, e in enumerate(events)),
-            )
+            self._insert_events(events)
+
+    def update_events(self, events: Iterable[dict[str, Any]], removed: Iterable[str]) -> None:
+        """An incremental grouping's events: `events` replace those with their ids, the `removed` event ids go,
+        and every other stored event is now `unchanged` (it was not touched by this grouping)."""
+        events = list(events)
+        with self.transaction():
+            self._run("UPDATE events SET status = 'unchanged' WHERE status <> 'unchanged'")
+            for chunk in _chunked(sorted({*removed, *(e["event_id"] for e in events)})):
+                self._run(f"DELETE FROM events WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+            self._insert_events(events)
+
+    def _insert_events(self, events: Iterable[dict[str, Any]]) -> None:
+        ts = now_iso()
+        self._run_many(
+            "INSERT INTO events(event_id, position, status, body, grouped) VALUES (?,?,?,?,?)",
+            ((e["event_id"], event_position(e), e["status"], json.dumps(e, ensure_ascii=False), ts) for e in events),
+        )
 
     def events(self) -> Iterator[dict[str, Any]]:
-        for row in self._run("SELECT body FROM events ORDER BY position"):
-            yield json.loads(row["body"])
+        """Stored events, newest first (latest article day, undated last; then id), with their current status."""
+        for row in self._stream("SELECT status, body FROM events ORDER BY position, event_id"):
+            event = json.loads(row["body"])
+            event["status"] = row["status"]
+            yield event
 
     # --- labellers' decisions -------------------------------------------------------------------
     def save_label_pairs(self, rows: Iterable[tuple[str, str, str, str | None, str | None, str, str]]) -> int:
@@ -702,6 +738,26 @@ class Store:
         for row in self._run("SELECT status, COUNT(*) AS n FROM urls GROUP BY status"):
             out[f"urls_{row['status']}"] = row["n"]
         return out
+
+
+def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Lists of at most `size` items (an `IN (...)` list per statement stays within every database's limits)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+UNDATED_POSITION = 10**8
+
+
+def event_position(event: dict[str, Any]) -> int:
+    """Sort position of a stored event: newest latest-article day first (minus its day number), undated last;
+    ties are ordered by event id when read. An event keeps the position its own articles give it, so one
+    event can be replaced without renumbering the others."""
+    last = event.get("last_published")
+    try:
+        return -date.fromisoformat(str(last)[:10]).toordinal() if last else UNDATED_POSITION
+    except ValueError:
+        return UNDATED_POSITION
 
 
 def open_store(db: str | Path) -> Store:

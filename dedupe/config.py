@@ -63,6 +63,10 @@ class GroupingConfig:
     encoder_floor: float = 0.8
     max_terms: int = 200
     candidate_terms: int = 25
+    # The nightly step (an incremental grouping of a store) regroups only the new articles, the stored ones of
+    # the last `rolling_window_days` before the earliest new one, and the events those belong to; older events
+    # stay as they are, so the work and memory of a night do not grow with the archive.
+    rolling_window_days: int = 30
 
     def __post_init__(self) -> None:
         if self.num_perm < 16:
@@ -90,6 +94,13 @@ class GroupingConfig:
             raise ValueError(f"encoder={self.encoder!r} is unknown; use 'e5' or None")
         if self.event_window_days < 0:
             raise ValueError("event_window_days must be >= 0; use 10")
+        if self.rolling_window_days < self.event_window_days:
+            raise ValueError(f"rolling_window_days={self.rolling_window_days} must be at least event_window_days="
+                             f"{self.event_window_days}; use 30")
+
+    def fingerprint(self) -> str:
+        """Identifies every parameter: a stored grouping made with other parameters is regrouped in full."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
     def signature_fingerprint(self) -> str:
         """Identifies the parameters a stored signature depends on, so a config change recomputes them."""

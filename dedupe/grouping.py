@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import event_clusters, link_evidence, score_story_pairs, story_profile
@@ -133,6 +134,35 @@ def _run_chunks(fn: Callable[..., list[object]], chunks: list[Sequence[object]],
         return [x for f in futures for x in f.result()]
 
 
+def nightly_selection(
+    days: Mapping[str, date | None], previous: Mapping[str, tuple[str, str]], window_days: int,
+    touched: Iterable[str] = (),
+) -> set[str]:
+    """The articles an incremental grouping regroups: the new ones (no previous assignment), every article
+    dated on or after `window_days` before the earliest new one, the `touched` ones (e.g. named by labellers'
+    decisions), and every article of an event that holds one of those (events are regrouped whole, never
+    cut). Empty when nothing is new or touched.
+
+    Args:
+        days: every stored article's day (published, else fetched; None when unknown).
+        previous: article id -> (story_id, event_id) of the stored grouping.
+        window_days: the rolling window (`GroupingConfig.rolling_window_days`).
+        touched: stored articles to regroup whatever their date.
+    """
+    new = [a for a in days if a not in previous]
+    extra = {a for a in touched if a in days}
+    if not new and not extra:
+        return set()
+    chosen = set(new) | extra
+    new_days = [d for a in new if (d := days[a]) is not None]
+    if new_days:
+        start = min(new_days) - timedelta(days=window_days)
+        chosen.update(a for a, d in days.items() if d is not None and d >= start)
+    touched = {previous[a][1] for a in chosen if a in previous}
+    chosen.update(a for a, (_story, event) in previous.items() if event in touched)
+    return chosen
+
+
 def text_hash(record: ArticleRecord) -> str:
     import xxhash
 
@@ -153,6 +183,7 @@ def group(
     progress: Callable[[str], None] | None = None,
     constraints: Constraints | None = None,
     lsh_index: RedisLSHIndex | None = None,
+    reserved_ids: Collection[str] = (),
 ) -> GroupingResult:
     """Group articles into stories and candidate events.
 
@@ -164,6 +195,8 @@ def group(
         progress: called with a short message at each stage.
         constraints: labellers' must-link and cannot-link decisions (article id pairs) to respect.
         lsh_index: a shared LSH index (dedupe.lshindex) instead of one built in memory; same stories.
+        reserved_ids: story and event ids kept by articles outside this grouping (an incremental one), never
+            given to a new story or event here.
     Returns:
         Events (every record in exactly one), the language of each article, and new signatures to store.
     """
@@ -275,9 +308,9 @@ def group(
 
     prev_story = {aid: st for aid, (st, _ev) in previous.items()}
     prev_event = {aid: ev for aid, (_st, ev) in previous.items()}
-    story_ids = assign_ids([[records[i].id for i in s] for s in stories], prev_story, "st")
+    story_ids = assign_ids([[records[i].id for i in s] for s in stories], prev_story, "st", reserved_ids)
     event_ids = assign_ids(
-        [[records[i].id for si in e for i in stories[si]] for e in events_idx], prev_event, "ev"
+        [[records[i].id for si in e for i in stories[si]] for e in events_idx], prev_event, "ev", reserved_ids
     )
 
     events: list[Event] = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 
 def fresh_id(prefix: str, seed_member: str, taken: set[str]) -> str:
@@ -17,12 +17,14 @@ def fresh_id(prefix: str, seed_member: str, taken: set[str]) -> str:
 
 
 def assign_ids(
-    clusters: Sequence[Sequence[str]], previous: Mapping[str, str], prefix: str
+    clusters: Sequence[Sequence[str]], previous: Mapping[str, str], prefix: str,
+    reserved: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """Give each cluster (a list of member ids, seed first) an id and a status (`new|updated|unchanged`).
 
     A cluster keeps the previous id that most of its members carried; when an old cluster was split, the
-    part holding most of its members keeps the id. Ids are never reused for different clusters in one run.
+    part holding most of its members keeps the id. Ids are never reused for different clusters in one run,
+    and a new id is never one of `reserved` (ids kept by clusters outside this grouping).
     """
     old_members: dict[str, set[str]] = {}
     for member, cid in previous.items():
@@ -35,7 +37,7 @@ def assign_ids(
             claims.append((-n, ci, old_id, ci))
     claims.sort()
     result: list[tuple[str, str] | None] = [None] * len(clusters)
-    taken: set[str] = set(old_members)
+    taken: set[str] = set(old_members) | set(reserved)
     granted: set[str] = set()
     for _neg, _order, old_id, ci in claims:
         if result[ci] is not None or old_id in granted:

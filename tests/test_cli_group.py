@@ -176,3 +176,62 @@ def test_eval_grouping_prints_scores(tmp_path: Path, streetlight_texts: dict[str
     assert report["events"]["items"] == 5
     assert 0.0 < report["stories"]["bcubed_f1"] < 1.0
     assert len(report["problems"]) == 1 and report["problems"][0].startswith(f"{path}:6: ")
+
+
+# --- the nightly step: incremental grouping of a store ---------------------------------------------------------
+def _add(db: Path, aid: str, text: str, published: str, outlet: str) -> None:
+    from crawler.storage import open_store
+
+    url = f"https://{outlet}.example/{aid}"
+    with open_store(db) as store:
+        store.add_article({
+            "id": aid, "url": url, "canonical_url": url, "outlet": outlet, "title": text.split(". ")[0][:90],
+            "text": text, "language": "en", "language_source": "test", "published": published,
+            "published_source": "test", "authors": [], "fetched": published, "discovered_via": "test",
+            "extraction_status": "ok", "encoding": "utf-8", "topics": [], "meta": {},
+        })
+
+
+def _membership(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {e["event_id"]: sorted(a["id"] for a in e["articles"]) for e in events}
+
+
+def test_nightly_group_regroups_only_the_window_and_keeps_older_events(
+    tmp_path: Path, streetlight_texts: dict[str, str]
+) -> None:
+    db = tmp_path / "store.db"
+    _add(db, "museum", streetlight_texts["unrelated"], "2024-03-01T09:00:00+00:00", "herald")
+    _add(db, "wire", streetlight_texts["wire"], "2025-10-07T09:00:00+08:00", "coastalwire")
+    first = run_cli("group", "--db", db, "--out", tmp_path / "n1")
+    assert first.returncode == 0, first.stderr
+    assert "incremental" not in first.stdout  # the first grouping of a store is whole
+    night1 = {e["event_id"]: e for e in read_jsonl(tmp_path / "n1" / "events.jsonl")}
+    museum_event = next(k for k, e in night1.items() if e["articles"][0]["id"] == "museum")
+    wire_event = next(k for k, e in night1.items() if e["articles"][0]["id"] == "wire")
+
+    # The next night brings a copy of the wire story and a look-alike report.
+    _add(db, "copy", streetlight_texts["copy_dateline"], "2025-10-07T15:00:00+08:00", "herald")
+    _add(db, "lookalike", streetlight_texts["lookalike"], "2025-10-08T09:00:00+08:00", "gangwan")
+    second = run_cli("group", "--db", db, "--out", tmp_path / "n2")
+    assert second.returncode == 0, second.stderr
+    # museum (2024) is outside the 30-day window before the new articles: not regrouped, but still written
+    assert "incremental (nightly step): regrouped 3 of 4 stored articles" in second.stdout
+    night2 = read_jsonl(tmp_path / "n2" / "events.jsonl")
+    status = {e["event_id"]: e["status"] for e in night2}
+    members = _membership(night2)
+    assert members[museum_event] == ["museum"] and status[museum_event] == "unchanged"
+    assert members[wire_event] == ["copy", "wire"] and status[wire_event] == "updated"
+    (look_event,) = [k for k, m in members.items() if m == ["lookalike"]]
+    assert status[look_event] == "new"
+    assert [e["event_id"] for e in night2][-1] == museum_event  # newest first, as a whole grouping orders them
+    assert "4 articles -> 3 stories -> 3 events (1 new, 1 unchanged, 1 updated)" in second.stdout
+
+    # A whole regrouping of the store gives the same events with the same ids.
+    full = run_cli("group", "--db", db, "--out", tmp_path / "full", "--full")
+    assert full.returncode == 0 and "incremental" not in full.stdout
+    assert _membership(read_jsonl(tmp_path / "full" / "events.jsonl")) == members
+
+    # Nothing new: nothing regrouped, every event unchanged.
+    again = run_cli("group", "--db", db, "--out", tmp_path / "n3")
+    assert "regrouped 0 of 4" in again.stdout
+    assert {e["status"] for e in read_jsonl(tmp_path / "n3" / "events.jsonl")} == {"unchanged"}

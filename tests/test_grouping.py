@@ -291,3 +291,20 @@ def test_worker_processes_give_the_same_result(
     # Reused signatures (rebuilt from bytes) give the same result as computed ones.
     again = group(records, signatures=result.new_signatures)
     assert again.events == result.events and again.new_signatures == {}
+
+
+def test_nightly_selection_takes_new_articles_their_window_and_whole_events() -> None:
+    from datetime import date
+
+    from dedupe.grouping import nightly_selection
+
+    days = {"old1": date(2024, 1, 1), "old2": date(2025, 9, 20), "recent": date(2025, 9, 25),
+            "late_member": date(2024, 1, 3), "new": date(2025, 10, 1), "labelled": date(2023, 5, 5)}
+    previous = {"old1": ("st-1", "ev-1"), "old2": ("st-2", "ev-2"), "recent": ("st-3", "ev-3"),
+                "late_member": ("st-4", "ev-3"), "labelled": ("st-5", "ev-5")}
+    # window: 10 days before 2025-10-01 -> recent (2025-09-25); its event ev-3 also holds late_member (2024)
+    assert nightly_selection(days, previous, 10) == {"new", "recent", "late_member"}
+    assert nightly_selection(days, previous, 11) == {"new", "recent", "late_member", "old2"}
+    assert nightly_selection(days, previous, 10, touched={"labelled", "unknown"}) == \
+        {"new", "recent", "late_member", "labelled"}
+    assert nightly_selection(days, {**previous, "new": ("st-6", "ev-6")}, 10) == set()

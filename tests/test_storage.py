@@ -223,6 +223,18 @@ def test_signatures_assignments_and_events(store: Store) -> None:
     assert list(store.events()) == events[1:], "the latest grouping only, newest first as given"
 
 
+def test_events_read_newest_first_and_update_replaces_only_the_given_ones(store: Store) -> None:
+    def ev(i: int, last: str | None, status: str = "new") -> dict[str, Any]:
+        return {"event_id": f"ev-{i}", "status": status, "last_published": last, "title": f"事件 {i}"}
+
+    store.replace_events([ev(1, "2025-10-01"), ev(2, None), ev(3, "2025-10-05"), ev(4, "2025-10-01")])
+    assert [e["event_id"] for e in store.events()] == ["ev-3", "ev-1", "ev-4", "ev-2"]
+    # An incremental grouping: ev-4 is replaced, ev-3 is gone (merged), ev-5 is new; the rest is unchanged.
+    store.update_events([ev(4, "2025-10-07", "updated"), ev(5, "2025-10-06")], removed=["ev-3", "ev-4"])
+    assert [(e["event_id"], e["status"]) for e in store.events()] == [
+        ("ev-4", "updated"), ("ev-5", "new"), ("ev-1", "unchanged"), ("ev-2", "unchanged")]
+
+
 def test_the_later_decision_on_a_pair_wins(store: Store) -> None:
     assert store.save_label_pairs([("cannot", "b", "a", "ev-1", "ann", "2025-10-02T00:00:00+00:00", "f1")]) == 1
     # An older opposite decision imported later does not override it; a newer one does.
