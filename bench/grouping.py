@@ -3,7 +3,16 @@ articles, per stage time and peak memory, the nightly step (new articles against
 same run the signature + LSH stage with datasketch (per-shingle `update`, and its best configuration) and rensa
 on the same documents.
 
-    python bench/grouping.py [--sizes 10000,100000] [--nightly 20000] [--compare 20000] [--data ../shared/data/neardup]
+    python bench/grouping.py [--sizes 10000,100000] [--nightly 20000 --archive 1000000] [--compare 20000]
+                             [--data ../shared/data/neardup]
+
+The nightly step (`--nightly N --archive M`) is what `newsdedupe group` does on a store that was grouped before:
+N new articles dated on the night after the archive's last day; `dedupe.grouping.nightly_selection` over the days
+of all M + N articles picks what to regroup (the new ones, the rolling window before them, their events), and
+`group()` runs on that selection with the stored signatures and ids. The archive's articles inside the window
+are grouped first, as the previous nights left them (that grouping is not timed); the older ones only need a
+day and an assignment for the selection (a placeholder story and event each: they are outside the window and
+their events are never touched), so an archive of a million articles can be simulated without grouping it all.
 
 Articles are generated from the near-duplicate benchmark (`en.jsonl.gz`, `zh.jsonl.gz`, 4:1): its 24,988
 documents as they are (with their planted near-duplicates), then new articles, each a collage of 2-6
@@ -249,8 +258,8 @@ def compare_libraries(records: list[ArticleRecord], config: GroupingConfig) -> l
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated article counts")
-    ap.add_argument("--nightly", type=int, default=20000,
-                    help="new articles grouped against the largest size, reusing its signatures and ids (0: skip)")
+    ap.add_argument("--nightly", type=int, default=20000, help="new articles of the nightly step (0: skip)")
+    ap.add_argument("--archive", type=int, default=1_000_000, help="stored articles the nightly step runs against")
     ap.add_argument("--compare", type=int, default=20000, help="documents for the library comparison (0: skip)")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--profile", action="store_true", help="profile each grouping with pyinstrument, print the tree")
@@ -291,19 +300,61 @@ def main() -> None:
         total = print_stages(f"group {size} articles (generated in {gen_s:.0f} s): {n_stories} stories, "
                              f"{len(result.events)} events", stages)
         print(f"throughput: {size / total:.0f} articles/s")
-        if args.nightly and size == sizes[-1]:
-            previous = {m.article.id: (m.story_id, e.event_id) for e in result.events for m in e.members}
-            signatures: dict[str, StoredSignature] = dict(result.new_signatures)
-            del result
-            gc.collect()
-            new = list(generate(args.nightly, corpus, start=size))
-            stages = Stages()
-            result = run_group(records + new, stages, previous=previous, signatures=signatures)
-            changed = sum(1 for e in result.events if e.status != "unchanged")
-            print_stages(f"nightly: {len(new)} new articles against {size} stored (stored signatures and ids "
-                         f"reused, as `newsdedupe group` does): {changed} events new or updated", stages)
         del records, result
         gc.collect()
+
+    if args.nightly:
+        nightly(args.archive, args.nightly, corpus, config)
+
+
+def nightly(archive: int, n_new: int, corpus: dict[str, list[str]], config: GroupingConfig) -> None:
+    """The nightly step against an archive (see the module's docstring)."""
+    from datetime import date
+
+    from dedupe.grouping import nightly_selection
+
+    t0 = time.perf_counter()
+    days: dict[str, date | None] = {}
+    window: list[ArticleRecord] = []
+    new: list[ArticleRecord] = []
+    last_day = (datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=3 * 365)).date()
+    night = last_day + timedelta(days=1)
+    start = last_day - timedelta(days=config.rolling_window_days)
+    for i, r in enumerate(generate(archive + n_new, corpus)):
+        if i < archive:
+            d = r.published_date
+            days[r.id] = d
+            if d is not None and d >= start:
+                window.append(r)
+        else:  # tonight's articles: the same kind of text, published during the night after the archive
+            when = datetime.combine(night, datetime.min.time(), timezone.utc) + timedelta(seconds=(i * 7919) % 86400)
+            new.append(ArticleRecord(id=r.id, text=r.text, title=r.title, url=r.url, language=r.language,
+                                     published=when.isoformat(), outlet=r.outlet))
+            days[r.id] = night
+    gen_s = time.perf_counter() - t0
+    print(f"\nnightly step: {n_new} new articles against an archive of {archive} (generated in {gen_s:.0f} s; "
+          f"{len(window)} archive articles in the last {config.rolling_window_days} days)")
+    before = group(window, config)  # the previous nights' grouping of the window (not timed)
+    new_ids = {r.id for r in new}
+    previous = {a: (f"st-old-{a}", f"ev-old-{a}") for a in days if a not in new_ids}
+    previous.update({m.article.id: (m.story_id, e.event_id) for e in before.events for m in e.members})
+    signatures = dict(before.new_signatures)
+    del before
+    gc.collect()
+
+    stages = Stages()
+    stages.mark("selection")
+    chosen = nightly_selection(days, previous, config.rolling_window_days)
+    by_id = {r.id: r for r in [*window, *new]}
+    missing = chosen - set(by_id)
+    if missing:  # only archive articles outside the window could be missing: their placeholder events are single
+        raise SystemExit(f"selection reached {len(missing)} articles outside the window")
+    records = [by_id[a] for a in sorted(chosen)]
+    kept = {a: previous[a] for a in chosen if a in previous}
+    result = run_group(records, stages, previous=kept, signatures=signatures)
+    changed = sum(1 for e in result.events if e.status != "unchanged")
+    print_stages(f"nightly: {len(new)} new articles, {len(records)} regrouped of {len(days)} "
+                 f"({changed} events new or updated)", stages)
 
 
 if __name__ == "__main__":

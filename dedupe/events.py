@@ -95,25 +95,29 @@ def _stemmer(language: str | None) -> Callable[[str], str]:
     return snowballstemmer.stemmer(algorithm).stemWord
 
 
+_HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A run of Han tokens: Han characters with nothing but non-word characters (spaces, punctuation) between them,
+# i.e. no other token; and the other tokens (runs of letters and digits), as `normalize.tokens` splits them.
+_HAN_RUN = re.compile(rf"[{_HAN_RANGES}](?:[\W_]*[{_HAN_RANGES}])*")
+_NOT_HAN = re.compile(rf"[^{_HAN_RANGES}]+")
+_WORD = re.compile(rf"[^\W_{_HAN_RANGES}]+")
+
+
 def terms(text: str, language: str | None = None) -> Counter[str]:
     """Content terms: stemmed words (stopwords and numbers out), Han character bigrams, and names (counted
     `NAME_WEIGHT` times). Words are stemmed for `language` (Snowball) when it is not English."""
     stem_word = _stemmer(language)
-    toks = tokens(normalise_for_matching(text))
+    norm = normalise_for_matching(text)
     out: Counter[str] = Counter()
-    run: list[str] = []
-    for t in toks:
-        if _HAN.fullmatch(t):
-            run.append(t)
+    for run in _HAN_RUN.findall(norm):
+        chars = _NOT_HAN.sub("", run)
+        if len(chars) > 1:
+            out.update(map(str.__add__, chars[:-1], chars[1:]))
+    # Count the words first, then stem each distinct word once (a text repeats its words).
+    for word, count in Counter(_WORD.findall(norm)).items():
+        if len(word) < 3 or word.isdigit() or word in _EN_STOP:
             continue
-        if len(run) > 1:
-            out.update(run[i] + run[i + 1] for i in range(len(run) - 1))
-        run = []
-        if t.isdigit() or len(t) < 3 or t in _EN_STOP:
-            continue
-        out[stem_word(t)] += 1
-    if len(run) > 1:
-        out.update(run[i] + run[i + 1] for i in range(len(run) - 1))
+        out[stem_word(word)] += count
     for name, count in names(text).items():
         out[name] += NAME_WEIGHT * count
     return out
@@ -373,13 +377,19 @@ def candidate_cap(n: int) -> int:
     return max(50, min(250, n // 100))
 
 
-def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int) -> np.ndarray:
-    """Pairs (as i * n + j, i < j; n applied by the caller) of one posting list `arr` (ascending story
-    indices) that could share an event: both undated, or dated at most `window` days apart.
+# A key shared by more stories than this within one story's date window is common at that time: weak evidence
+# for that story, and pairs that grow with the square of the archive's density.
+WINDOW_CAP = 50
 
-    A short list gives all such pairs. A list longer than `cap` is a common key: only its dated stories pair,
-    and a story only with those of its window, and not at all where more than `cap` stories of the list fall
-    within its window (the key is common at that time: weak evidence, and quadratic).
+
+def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int,
+                    window_cap: int = WINDOW_CAP) -> np.ndarray:
+    """Pairs (2 x k: i, j with i < j) of one posting list `arr` (ascending story indices) that could share an
+    event: either one undated, or dated at most `window` days apart.
+
+    A list of at most `cap` stories gives all such pairs. A longer list is a common key: only its dated
+    stories pair, each only with those of its window, and not at all where more than `window_cap` stories of
+    the list fall within its window.
     """
     d = days[arr]
     if len(arr) <= cap:
@@ -394,7 +404,7 @@ def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int) ->
     lo = np.searchsorted(d, d - window, side="left")
     hi = np.searchsorted(d, d + window, side="right")
     pos = np.arange(len(arr))
-    ok = (hi - lo) <= cap
+    ok = (hi - lo) <= window_cap
     counts = np.where(ok, hi - pos - 1, 0)
     if not counts.sum():
         return np.zeros((2, 0), dtype=np.int64)

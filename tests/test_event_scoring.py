@@ -137,12 +137,13 @@ def test_latin_words_in_chinese_text_count_across_languages() -> None:
 
 
 # --- dates bound candidate pairs and events --------------------------------------------------------------------
-def _pairs(arr: list[int], days: list[int], window: int, cap: int) -> set[tuple[int, int]]:
+def _pairs(arr: list[int], days: list[int], window: int, cap: int, window_cap: int = 50) -> set[tuple[int, int]]:
     import numpy as np
 
     from dedupe.events import _windowed_pairs
 
-    out = _windowed_pairs(np.asarray(arr, dtype=np.int64), np.asarray(days, dtype=np.int64), window, cap)
+    out = _windowed_pairs(np.asarray(arr, dtype=np.int64), np.asarray(days, dtype=np.int64), window, cap,
+                          window_cap)
     return {(int(a), int(b)) for a, b in zip(out[0], out[1])}
 
 
@@ -153,9 +154,9 @@ def test_a_short_posting_list_pairs_stories_within_the_window_and_undated_ones_w
 
 
 def test_a_common_key_pairs_only_dated_stories_of_uncrowded_windows() -> None:
-    # 6 stories share the key (cap 3): days 0, 1, 2, 3 are crowded (4 within a window of 10 days), 100 and 105
-    # are alone in theirs; the undated story 6 is dropped from a common key.
-    pairs = _pairs([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 100, 105, -1], window=10, cap=3)
+    # 7 stories share the key (cap 3: a common key): days 0, 1, 2, 3 are crowded (4 within a window of 10 days,
+    # more than 3), 100 and 105 are alone in theirs; the undated story 6 is dropped from a common key.
+    pairs = _pairs([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 100, 105, -1], window=10, cap=3, window_cap=3)
     assert pairs == {(4, 5)}
 
 
