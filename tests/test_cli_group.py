@@ -235,3 +235,10 @@ def test_nightly_group_regroups_only_the_window_and_keeps_older_events(
     again = run_cli("group", "--db", db, "--out", tmp_path / "n3")
     assert "regrouped 0 of 4" in again.stdout
     assert {e["status"] for e in read_jsonl(tmp_path / "n3" / "events.jsonl")} == {"unchanged"}
+
+    # A grouping of part of the store (--since) is no base for an incremental one: the next is whole again.
+    part = run_cli("group", "--db", db, "--out", tmp_path / "part", "--since", "2025-01-01")
+    assert part.returncode == 0 and "incremental" not in part.stdout
+    after = run_cli("group", "--db", db, "--out", tmp_path / "n4")
+    assert after.returncode == 0 and "incremental" not in after.stdout
+    assert _membership(read_jsonl(tmp_path / "n4" / "events.jsonl")) == members
