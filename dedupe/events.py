@@ -398,36 +398,40 @@ WINDOW_CAP = 50
 def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int,
                     window_cap: int = WINDOW_CAP) -> np.ndarray:
     """Pairs (2 x k: i, j with i < j) of one posting list `arr` (ascending story indices) that could share an
-    event: either one undated, or dated at most `window` days apart.
+    event through this key.
 
-    A list of at most `cap` stories gives all such pairs. A longer list is a common key: only its dated
-    stories pair, each only with those of its window, and not at all where more than `window_cap` stories of
-    the list fall within its window.
+    Dated stories pair with the dated stories of their date window (at most `window` days apart), but not
+    where more than `window_cap` stories of the list fall within that window: the key is common at that time
+    (a busy news day shares many words), weak evidence, and the pairs would grow with the square of the
+    archive's density. An undated story pairs with every other story of the list, if the list holds at most
+    `cap` stories.
     """
     d = days[arr]
-    if len(arr) <= cap:
-        x, y = np.triu_indices(len(arr), k=1)
-        dx, dy = d[x], d[y]
-        keep = (dx < 0) | (dy < 0) | (np.abs(dx - dy) <= window)
-        return np.stack([arr[x[keep]], arr[y[keep]]])
     dated = d >= 0
+    parts: list[np.ndarray] = []
+    if len(arr) <= cap and not dated.all():
+        x, y = np.triu_indices(len(arr), k=1)
+        keep = ~dated[x] | ~dated[y]
+        parts.append(np.stack([arr[x[keep]], arr[y[keep]]]))
     arr, d = arr[dated], d[dated]
-    order = np.argsort(d, kind="stable")
-    arr, d = arr[order], d[order]
-    lo = np.searchsorted(d, d - window, side="left")
-    hi = np.searchsorted(d, d + window, side="right")
-    pos = np.arange(len(arr))
-    ok = (hi - lo) <= window_cap
-    counts = np.where(ok, hi - pos - 1, 0)
-    if not counts.sum():
+    if len(arr) > 1:
+        order = np.argsort(d, kind="stable")
+        arr, d = arr[order], d[order]
+        lo = np.searchsorted(d, d - window, side="left")
+        hi = np.searchsorted(d, d + window, side="right")
+        pos = np.arange(len(arr))
+        ok = (hi - lo) <= window_cap
+        counts = np.where(ok, hi - pos - 1, 0)
+        total = int(counts.sum())
+        if total:
+            first = np.repeat(pos, counts)
+            second = first + 1 + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+            keep = ok[second]  # the partner's window must not be crowded either
+            a, b = arr[first[keep]], arr[second[keep]]
+            parts.append(np.stack([np.minimum(a, b), np.maximum(a, b)]))
+    if not parts:
         return np.zeros((2, 0), dtype=np.int64)
-    first = np.repeat(pos, counts)
-    # second = first + 1 + (rank within its run)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    second = first + 1 + offsets
-    keep = ok[second]  # the partner's window must not be crowded either
-    a, b = arr[first[keep]], arr[second[keep]]
-    return np.stack([np.minimum(a, b), np.maximum(a, b)])
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
 def _candidate_pairs(

@@ -153,6 +153,12 @@ def test_a_short_posting_list_pairs_stories_within_the_window_and_undated_ones_w
     assert pairs == {(0, 1), (0, 3), (1, 3), (2, 3)}  # (0, 2) and (1, 2) are 35-40 days apart
 
 
+def test_a_crowded_window_gives_no_pairs_even_in_a_short_list() -> None:
+    # 5 stories on one busy day share a word: with a window cap of 3 the word is too common that day
+    assert _pairs([0, 1, 2, 3, 4], [7, 7, 7, 7, 7], window=10, cap=50, window_cap=3) == set()
+    assert len(_pairs([0, 1, 2, 3, 4], [7, 7, 7, 7, 7], window=10, cap=50, window_cap=5)) == 10
+
+
 def test_a_common_key_pairs_only_dated_stories_of_uncrowded_windows() -> None:
     # 7 stories share the key (cap 3: a common key): days 0, 1, 2, 3 are crowded (4 within a window of 10 days,
     # more than 3), 100 and 105 are alone in theirs; the undated story 6 is dropped from a common key.
