@@ -175,7 +175,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         result, path = grouping.result, grouping.path
         if grouping.incremental:
             _say(f"group: incremental (nightly step): regrouped {grouping.regrouped} of {grouping.stored} stored "
-                 f"articles (new ones, the last {config.rolling_window_days} days, their events); "
+                 f"articles (new ones, the last {config.rolling_window_days} days, older near-duplicates, their "
+                 "events); "
                  "other events kept as stored (--full regroups everything)")
     statuses: dict[str, int] = {}
     for e in result.events:

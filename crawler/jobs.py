@@ -13,7 +13,7 @@ from typing import Any
 from crawler.storage import Store, open_store
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints
-from dedupe.grouping import GroupingResult, StoredSignature, group, nightly_selection
+from dedupe.grouping import GroupingResult, StoredSignature, archive_partners, group, nightly_selection
 from dedupe.records import ArticleRecord, InputProblem, read_articles_jsonl
 from dedupe.writers import event_to_dict, newest_first, write_jsonl
 
@@ -81,16 +81,23 @@ def group_store(
         selection: set[str] | None = None
         reserved: set[str] = set()
         stored_count = 0
+        new_signatures: dict[str, StoredSignature] = {}
         if incremental:
             days = {aid: _day(d) for aid, d in store.article_days().items()}
             stored_count = len(days)
             # Labellers' decisions can arrive any day: their articles' events are regrouped every time (few).
             labelled = {a for pair in [*must, *cannot] for a in pair}
-            selection = nightly_selection(days, previous, config.rolling_window_days, touched=labelled)
+            # Near-duplicates of any age: the new articles' signatures against every stored one (LSH bands).
+            new_records = records_from_store(store, ids={a for a in days if a not in previous})
+            partners, new_signatures = archive_partners(
+                new_records, store.signature_data(config.signature_fingerprint()), config)
+            del new_records
+            selection = nightly_selection(days, previous, config.rolling_window_days, touched=labelled | partners)
             del days
             if progress:
                 progress(f"incremental: {len(selection)} of {stored_count} stored articles to regroup "
-                         f"(new ones, the last {config.rolling_window_days} days before them, their events)")
+                         f"(new ones, the last {config.rolling_window_days} days before them, {len(partners)} "
+                         "older near-duplicate candidates, their events)")
             kept = {a: previous[a] for a in selection if a in previous}
             reserved = {x for a, ids in previous.items() if a not in kept for x in ids}
             previous = kept
@@ -100,6 +107,7 @@ def group_store(
             aid: StoredSignature(fp, th, size, data)
             for aid, (fp, th, size, data) in store.signatures(ids if selection is not None else None).items()
         }
+        stored.update(new_signatures)
         result = group(records, config, previous=previous, signatures=stored, progress=progress,
                        constraints=Constraints.of(must, cannot), lsh_index=index, reserved_ids=reserved)
         del stored
@@ -107,7 +115,8 @@ def group_store(
         # One transaction: a run killed while saving leaves the previous grouping whole, never half of each.
         with store.transaction():
             store.save_signatures(
-                (aid, s.fingerprint, s.text_hash, s.size, s.data) for aid, s in result.new_signatures.items()
+                (aid, s.fingerprint, s.text_hash, s.size, s.data)
+                for aid, s in {**new_signatures, **result.new_signatures}.items()
             )
             store.save_assignments(
                 (m.article.id, m.story_id, e.event_id) for e in result.events for m in e.members

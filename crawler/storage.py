@@ -585,6 +585,12 @@ class Store:
                        for r in self._run(q, chunk))
         return out
 
+    def signature_data(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
+        """(article id, signature bytes) of every stored signature made with `fingerprint`, streamed."""
+        for r in self._stream("SELECT article_id, data FROM signatures WHERE fingerprint = ? AND data IS NOT NULL",
+                              (fingerprint,)):
+            yield r["article_id"], bytes(r["data"])
+
     def save_signatures(self, rows: Iterable[tuple[str, str, str, int, bytes | None]]) -> None:
         with self.transaction():
             self._run_many(

@@ -18,7 +18,7 @@ from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_signatures, signature_bytes
-from dedupe.stories import PairLink, near_duplicate_pairs, story_clusters
+from dedupe.stories import PairLink, band_matches, near_duplicate_pairs, story_clusters
 
 if TYPE_CHECKING:
     from dedupe.lshindex import RedisLSHIndex
@@ -161,6 +161,51 @@ def nightly_selection(
     touched = {previous[a][1] for a in chosen if a in previous}
     chosen.update(a for a, (_story, event) in previous.items() if event in touched)
     return chosen
+
+
+def archive_partners(
+    new: Sequence[ArticleRecord], stored: Iterable[tuple[str, bytes]], config: GroupingConfig,
+) -> tuple[set[str], dict[str, StoredSignature]]:
+    """Stored articles that LSH proposes as near-duplicates of the `new` ones, whatever their age: what an
+    incremental grouping adds to its rolling window so that a copy of an old article still joins its story.
+
+    Args:
+        new: the new articles.
+        stored: (article id, signature bytes) of the stored articles, signed with `config`'s fingerprint.
+        config: grouping parameters.
+    Returns:
+        The candidate partners' ids (grouping confirms or rejects them) and the new articles' signatures,
+        which `group` then reuses instead of computing them again.
+    """
+    fingerprint = config.signature_fingerprint()
+    items = [(r.text or r.title or "", r.language or detect_language(r.text, r.title).language) for r in new]
+    computed = _run_chunks(_signature_chunk, list(_chunks(items)), _worker_count(len(items)), config)
+    signatures = {r.id: StoredSignature(fingerprint, text_hash(r), size, data)  # type: ignore[misc]
+                  for r, (size, data) in zip(new, computed)}
+    query = np.array([np.frombuffer(s.data, dtype=np.uint32) for s in signatures.values() if s.data is not None],
+                     dtype=np.uint32).reshape(-1, config.num_perm)
+    partners: set[str] = set()
+    width = 4 * config.num_perm
+    batch_ids: list[str] = []
+    batch: list[bytes] = []
+
+    def flush() -> None:
+        if batch:
+            matrix = np.frombuffer(b"".join(batch), dtype=np.uint32).reshape(-1, config.num_perm)
+            partners.update(batch_ids[i] for i in np.flatnonzero(band_matches(matrix, query, config)))
+            batch_ids.clear()
+            batch.clear()
+
+    new_ids = {r.id for r in new}
+    for aid, data in stored:
+        if aid in new_ids or data is None or len(data) != width:
+            continue
+        batch_ids.append(aid)
+        batch.append(data)
+        if len(batch) >= 200_000:  # ~100 MB of signatures at a time
+            flush()
+    flush()
+    return partners, signatures
 
 
 def text_hash(record: ArticleRecord) -> str:

@@ -155,6 +155,32 @@ def band_candidate_pairs(matrix: np.ndarray, signed: np.ndarray, config: Groupin
     return np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _band_keys(matrix: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """One 64-bit key per signature for one band (its rows mixed; equal bands give equal keys, and unequal ones
+    collide with probability ~2^-64: an extra candidate, which confirmation then rejects)."""
+    block = matrix[:, band * rows:(band + 1) * rows].astype(np.uint64)
+    key = np.zeros(len(matrix), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(block.shape[1]):
+            key = (key ^ block[:, k]) * _MIX
+            key ^= key >> np.uint64(29)
+    return key
+
+
+def band_matches(stored: np.ndarray, query: np.ndarray, config: GroupingConfig) -> np.ndarray:
+    """Which `stored` signatures LSH proposes for at least one `query` signature (they agree on every row of
+    some band): a boolean mask over `stored`. Both are matrices of one signature per row (uint32)."""
+    hit = np.zeros(len(stored), dtype=bool)
+    if not len(stored) or not len(query):
+        return hit
+    for b in range(config.bands):
+        hit |= np.isin(_band_keys(stored, b, config.rows), _band_keys(query, b, config.rows))
+    return hit
+
+
 def _shared_index_pairs(
     matrix: np.ndarray, signed: np.ndarray, config: GroupingConfig, index: RedisLSHIndex, keys: Sequence[str]
 ) -> np.ndarray:

@@ -236,6 +236,17 @@ def test_nightly_group_regroups_only_the_window_and_keeps_older_events(
     assert "regrouped 0 of 4" in again.stdout
     assert {e["status"] for e in read_jsonl(tmp_path / "n3" / "events.jsonl")} == {"unchanged"}
 
+    # A copy of the 2024 article, published tonight: far outside the window, it still joins its story (the
+    # window brings in the October articles, the signature comparison the 2024 one).
+    _add(db, "museum_copy", "MUSEUM DESK —\n\n" + streetlight_texts["unrelated"], "2025-10-09T09:00:00+00:00", "gangwan")
+    late = run_cli("group", "--db", db, "--out", tmp_path / "late")
+    assert late.returncode == 0 and "regrouped 5 of 5" in late.stdout, late.stdout + late.stderr
+    late_events = read_jsonl(tmp_path / "late" / "events.jsonl")
+    assert _membership(late_events)[museum_event] == ["museum", "museum_copy"]
+    (museum_after,) = [e for e in late_events if e["event_id"] == museum_event]
+    assert museum_after["status"] == "updated" and len(museum_after["stories"]) == 1
+    members[museum_event] = ["museum", "museum_copy"]
+
     # A grouping of part of the store (--since) is no base for an incremental one: the next is whole again.
     part = run_cli("group", "--db", db, "--out", tmp_path / "part", "--since", "2025-01-01")
     assert part.returncode == 0 and "incremental" not in part.stdout

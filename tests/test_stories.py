@@ -53,3 +53,21 @@ def test_no_signatures_no_pairs() -> None:
     matrix = np.zeros((3, CONFIG.num_perm), dtype=np.uint32)
     assert len(band_candidate_pairs(matrix, np.zeros(3, dtype=bool), CONFIG)) == 0
     assert len(band_candidate_pairs(matrix[:0], np.zeros(0, dtype=bool), CONFIG)) == 0
+
+
+def test_band_matches_finds_the_stored_signatures_lsh_pairs_with_the_query() -> None:
+    from dedupe.stories import band_matches
+
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 2**32, size=(300, CONFIG.num_perm), dtype=np.uint64).astype(np.uint32)
+    query = rng.integers(0, 2**32, size=(20, CONFIG.num_perm), dtype=np.uint64).astype(np.uint32)
+    query[3, 6:9] = stored[42, 6:9]  # one band (rows 6-8) in common
+    query[7] = stored[100]  # an exact copy
+    query[9, 7:10] = stored[200, 7:10]  # three rows in common, but across two bands
+    mask = band_matches(stored, query, CONFIG)
+    assert set(np.flatnonzero(mask)) == {42, 100}
+    # the same answer as banding both together and keeping the stored-query pairs
+    both = np.vstack([stored, query])
+    n = len(both)
+    pairs = {(int(c // n), int(c % n)) for c in band_candidate_pairs(both, np.ones(n, dtype=bool), CONFIG)}
+    assert {i for i, j in pairs if i < 300 <= j} == {42, 100}
