@@ -311,7 +311,9 @@ def nightly(archive: int, n_new: int, corpus: dict[str, list[str]], config: Grou
     """The nightly step against an archive (see the module's docstring)."""
     from datetime import date
 
-    from dedupe.grouping import nightly_selection
+    import numpy as np
+
+    from dedupe.grouping import archive_partners, nightly_selection
 
     t0 = time.perf_counter()
     days: dict[str, date | None] = {}
@@ -342,9 +344,28 @@ def nightly(archive: int, n_new: int, corpus: dict[str, list[str]], config: Grou
     del before
     gc.collect()
 
+    # The archive's stored signatures: the window's real ones, random ones for the older articles (no texts are
+    # generated for those; random signatures cost the band comparison the same and match nothing).
+    rng = np.random.default_rng(1)
+    window_ids = {r.id for r in window}
+    older = [a for a in days if a not in window_ids and a not in new_ids]
+
+    def stored_signatures() -> Iterator[tuple[str, bytes]]:
+        for aid, sig in signatures.items():
+            if sig.data is not None:
+                yield aid, sig.data
+        for start in range(0, len(older), 100_000):
+            block = rng.integers(0, 2**32, size=(len(older[start:start + 100_000]), config.num_perm),
+                                 dtype=np.uint64).astype(np.uint32)
+            for aid, row in zip(older[start:start + 100_000], block):
+                yield aid, row.tobytes()
+
     stages = Stages()
+    stages.mark("archive")  # new signatures, compared with every stored one (what `group` on a store does)
+    partners, new_signatures = archive_partners(new, stored_signatures(), config)
+    signatures.update(new_signatures)
     stages.mark("selection")
-    chosen = nightly_selection(days, previous, config.rolling_window_days)
+    chosen = nightly_selection(days, previous, config.rolling_window_days, touched=partners)
     by_id = {r.id: r for r in [*window, *new]}
     missing = chosen - set(by_id)
     if missing:  # only archive articles outside the window could be missing: their placeholder events are single
@@ -353,8 +374,8 @@ def nightly(archive: int, n_new: int, corpus: dict[str, list[str]], config: Grou
     kept = {a: previous[a] for a in chosen if a in previous}
     result = run_group(records, stages, previous=kept, signatures=signatures)
     changed = sum(1 for e in result.events if e.status != "unchanged")
-    print_stages(f"nightly: {len(new)} new articles, {len(records)} regrouped of {len(days)} "
-                 f"({changed} events new or updated)", stages)
+    print_stages(f"nightly: {len(new)} new articles, {len(partners)} older near-duplicate candidates, "
+                 f"{len(records)} regrouped of {len(days)} ({changed} events new or updated)", stages)
 
 
 if __name__ == "__main__":

@@ -64,9 +64,11 @@ class GroupingConfig:
     max_terms: int = 200
     candidate_terms: int = 25
     # The nightly step (an incremental grouping of a store) regroups only the new articles, the stored ones of
-    # the last `rolling_window_days` before the earliest new one, and the events those belong to; older events
-    # stay as they are, so the work and memory of a night do not grow with the archive.
-    rolling_window_days: int = 30
+    # the last `rolling_window_days` before the earliest new one, older stored near-duplicates of new articles
+    # (found by comparing signatures with every stored one), and the events those belong to; older events stay
+    # as they are, so the work and memory of a night do not grow with the archive. An event spans at most
+    # `event_window_days`, so no older story can share an event with a new one; the rest is a margin.
+    rolling_window_days: int = 14
 
     def __post_init__(self) -> None:
         if self.num_perm < 16:
@@ -96,7 +98,7 @@ class GroupingConfig:
             raise ValueError("event_window_days must be >= 0; use 10")
         if self.rolling_window_days < self.event_window_days:
             raise ValueError(f"rolling_window_days={self.rolling_window_days} must be at least event_window_days="
-                             f"{self.event_window_days}; use 30")
+                             f"{self.event_window_days}; use 14")
 
     def fingerprint(self) -> str:
         """Identifies every parameter: a stored grouping made with other parameters is regrouped in full."""
