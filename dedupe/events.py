@@ -252,7 +252,8 @@ def _strong_anchors(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def _bridged_score(
-    bi: dict[str, float], bj: dict[str, float], ai: frozenset[str], aj: frozenset[str], config: GroupingConfig
+    bi: dict[str, float], bj: dict[str, float], ai: frozenset[str], aj: frozenset[str], config: GroupingConfig,
+    dot: float | None = None,
 ) -> float:
     """Bridge cosine, raised to `strong_anchor_score` when the two texts share several specific numbers.
 
@@ -260,7 +261,7 @@ def _bridged_score(
     numbers as a bonus lowers it (shared incidental numbers are noise), but the 6 of 93 pairs with strong
     numeric agreement are all same- or similar-story pairs, and short reports need that evidence.
     """
-    score = _dot(bi, bj)
+    score = _dot(bi, bj) if dot is None else dot
     if _strong_anchors(ai, aj):
         score = max(score, config.strong_anchor_score)
     return score
@@ -313,20 +314,28 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     )
     del postings
     cosines = _pair_cosines(vectors, left, right)
+    # Across languages the score starts from a bridge or names-and-numbers cosine: computed for every pair at
+    # once like the term cosines (a pair's own `_score_pair` decides which one it uses).
+    n = len(profiles)
+    family_ids: dict[str, int] = {"und": -1}
+    fam = np.array([family_ids.setdefault(p.family, len(family_ids)) for p in profiles], dtype=np.int64)
+    across = (fam[left] != fam[right]) | (fam[left] < 0)
+    bridged = across & _in(bridge, n)[left] & _in(bridge, n)[right]
+    named = across & ~bridged
+    cross = np.zeros(len(left))
+    cross[bridged] = _pair_cosines(_rows(bridge, n), left[bridged], right[bridged])
+    cross[named] = _pair_cosines(_rows(neutral, n), left[named], right[named])
     encoded = _encode(profiles, config)
     if encoded is None:
         # A same-language pair scores its cosine or less (conflicting figures only lower it): below MIN_LINK it
         # would be dropped anyway, so it is not scored one by one (most candidate pairs at archive scale).
-        family_ids: dict[str, int] = {}
-        fam = np.array([family_ids.setdefault(p.family, len(family_ids)) for p in profiles], dtype=np.int64)
-        und = family_ids.get("und", -1)
-        weak = (fam[left] == fam[right]) & (fam[left] != und) & (cosines < MIN_LINK)
-        left, right, cosines = left[~weak], right[~weak], cosines[~weak]
+        strong = across | (cosines >= MIN_LINK)
+        left, right, cosines, cross = left[strong], right[strong], cosines[strong], cross[strong]
     links: list[EventLink] = []
     cannot: set[tuple[int, int]] = set()
-    for i, j, cos in _pair_rows(left, right, cosines):
+    for (i, j, cos), dot in zip(_pair_rows(left, right, cosines), _chunked_list(cross)):
         p, q = profiles[i], profiles[j]
-        scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j))
+        scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j), dot)
         if scored is None:
             cannot.add((i, j))
         elif scored[1] >= MIN_LINK:
@@ -337,6 +346,7 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
 def _score_pair(
     p: StoryProfile, q: StoryProfile, cos: float, bridge: dict[int, dict[str, float]],
     neutral: dict[int, dict[str, float]], config: GroupingConfig, encoder_sim: float | None = None,
+    cross: float | None = None,
 ) -> tuple[str, float] | None:
     """(method, score on the clustering's scale) for a candidate pair, or None when the numbers veto it.
 
@@ -355,11 +365,12 @@ def _score_pair(
         return None
     elif i in bridge and j in bridge:
         method = "cross-lingual"
-        lexical = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config)
+        lexical = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config, cross)
         lexical *= config.event_cosine / config.bridge_threshold
     else:
         method = "cross-lingual"
-        lexical = _neutral_score(neutral, i, j) * config.event_cosine / config.neutral_threshold
+        dot = _neutral_score(neutral, i, j) if cross is None else cross
+        lexical = dot * config.event_cosine / config.neutral_threshold
     lexical = min(1.0, lexical)
     if encoder_sim is not None and lexical > 0:
         scaled = min(1.0, max(0.0, (encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor)))
@@ -465,6 +476,23 @@ def _candidate_pairs(
     return codes // n, codes % n
 
 
+def _in(vectors: dict[int, dict[str, float]], n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[list(vectors)] = True
+    return mask
+
+
+def _rows(vectors: dict[int, dict[str, float]], n: int) -> list[dict[str, float]]:
+    empty: dict[str, float] = {}
+    return [vectors.get(i, empty) for i in range(n)] if vectors else []
+
+
+def _chunked_list(values: np.ndarray) -> Iterator[float]:
+    step = 1_000_000
+    for start in range(0, len(values), step):
+        yield from values[start:start + step].tolist()
+
+
 def _pair_rows(left: np.ndarray, right: np.ndarray, cosines: np.ndarray) -> Iterator[tuple[int, int, float]]:
     """(i, j, cosine) as Python numbers, a million at a time (never every pair as Python objects at once)."""
     step = 1_000_000
@@ -475,8 +503,8 @@ def _pair_rows(left: np.ndarray, right: np.ndarray, cosines: np.ndarray) -> Iter
 
 def _pair_cosines(vectors: Sequence[dict[str, float]], left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Dot products of unit vectors for many pairs (left[k], right[k]) at once (sparse rows, in chunks)."""
-    if not len(left):
-        return np.zeros(0)
+    if not len(left) or not vectors:
+        return np.zeros(len(left))
     vocab: dict[str, int] = {}
     indptr, indices, data = [0], [], []
     for vec in vectors:
