@@ -150,7 +150,9 @@ def stage_name(message: str) -> str:
 
 def run_group(records: list[ArticleRecord], stages: Stages, **kwargs: Any) -> Any:
     """`group()` with its stages timed: languages (given here), signatures, near-duplicates (LSH + exact
-    confirmation + stories), events (story profiles, pair scores, clustering, ids, members)."""
+    confirmation + stories), then the event stages: profiles (story profiles, in worker processes from 20,000
+    stories), pairs (candidate pairs and their scores), clustering (average-link), output (evidence, ids,
+    members)."""
     stages.mark("languages")
     result = group(records, GroupingConfig(), progress=lambda m: stages.mark(stage_name(m)), **kwargs)
     stages.stop()

@@ -135,6 +135,7 @@ class StoryProfile:
     text: str = ""  # the representative text, for the Chinese-English bridge
     lead_anchors: frozenset[str] = frozenset()  # non-year numbers of the headline and opening sentence
     quantities: frozenset[str] = frozenset()  # the anchors written as quantities, not as years
+    english: Counter[str] | None = None  # a Chinese story's dictionary English words, when computed up front
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ def _tfidf(profiles: Sequence[StoryProfile], max_terms: int) -> list[dict[str, f
     return _tfidf_counts([p.terms for p in profiles], max_terms)
 
 
+_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 1024)]  # the term-frequency weight of small counts
+
+
 def _tfidf_counts(counts: Sequence[Counter[str]], max_terms: int) -> list[dict[str, float]]:
     df: Counter[str] = Counter()
     for c in counts:
@@ -160,7 +164,7 @@ def _tfidf_counts(counts: Sequence[Counter[str]], max_terms: int) -> list[dict[s
     idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in df.items()}
     vectors: list[dict[str, float]] = []
     for cnt in counts:
-        weights = [((1.0 + math.log(c)) * idf[t], t) for t, c in cnt.items()]
+        weights = [((_TF[c] if c < len(_TF) else 1.0 + math.log(c)) * idf[t], t) for t, c in cnt.items()]
         top = heapq.nlargest(max_terms, weights)
         norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
         vectors.append({t: w / norm for w, t in top})
@@ -213,7 +217,7 @@ def _bridge_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[in
         # `WHO`, `iPhone`), which are the same words in both languages.
         latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
         if p.family == "zh":
-            latin.update(english_terms(p.text))
+            latin.update(p.english if p.english is not None else english_terms(p.text))
         counts.append(latin)
     return dict(zip(idx, _tfidf_counts(counts, max_terms)))
 
@@ -669,13 +673,22 @@ def _root(owner: list[int], i: int) -> int:
     return i
 
 
-def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None) -> StoryProfile:
-    """Profile of a story from its representative text(s): with several, the first is the headline."""
+def story_profile(index: int, texts: Sequence[str], language: str | None, published: date | None,
+                  bridge: bool = False) -> StoryProfile:
+    """Profile of a story from its representative text(s): with several, the first is the headline.
+    `bridge`: a Chinese story gets its dictionary English words now (in a worker process, where the
+    segmentation costs no time of the main one) rather than when pairs are scored."""
     joined = "\n".join(texts)
     found = numbers(joined)
-    return StoryProfile(index, language_family(language), published, terms(joined, language),
+    family = language_family(language)
+    english = None
+    if bridge and family == "zh":
+        from dedupe.bridge import english_terms
+
+        english = english_terms(joined)
+    return StoryProfile(index, family, published, terms(joined, language),
                         frozenset(v for v, _ in found), joined, lead_anchors(texts),
-                        frozenset(v for v, year in found if not year))
+                        frozenset(v for v, year in found if not year), english)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n")

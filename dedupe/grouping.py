@@ -12,7 +12,7 @@ import numpy as np
 
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
-from dedupe.events import event_clusters, link_evidence, score_story_pairs, story_profile
+from dedupe.events import BRIDGED, event_clusters, language_family, link_evidence, score_story_pairs, story_profile
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
@@ -117,8 +117,8 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
-def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]]) -> list[object]:
-    return [story_profile(*item) for item in items]
+def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool) -> list[object]:
+    return [story_profile(*item, bridge=bridge) for item in items]
 
 
 def _run_chunks(fn: Callable[..., list[object]], chunks: list[Sequence[object]], workers: int, *args: object) -> list[object]:
@@ -318,13 +318,17 @@ def group(
             if x not in best_pair or rank > best_pair[x][0]:
                 best_pair[x] = (rank, y, p)
 
-    say(f"events from {len(stories)} stories")
+    say(f"profiles of {len(stories)} stories (events)")
     seeds = [records[s[0]] for s in stories]
     profile_items = [(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
                      for si, seed in enumerate(seeds)]
-    profiles = _run_chunks(_profile_chunk, list(_chunks(profile_items)), _worker_count(len(stories)))
+    # Chinese stories need their dictionary English words when English stories are there to link with.
+    bridge = BRIDGED <= {language_family(item[2]) for item in profile_items}
+    profiles = _run_chunks(_profile_chunk, list(_chunks(profile_items)), _worker_count(len(stories)), bridge)
     del seeds, profile_items
+    say("pairs of stories scored (events)")
     scores = score_story_pairs(profiles, config)
+    say(f"clustering {len(scores.links)} links (events)")
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
@@ -333,6 +337,7 @@ def group(
     )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
+    say(f"output: {len(events_idx)} events with evidence and ids")
 
     # Orient each event's tree of joining links from its first story so every story records the link that joined it.
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
