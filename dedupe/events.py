@@ -511,10 +511,14 @@ def _pair_cosines(vectors: Sequence[dict[str, float]], left: np.ndarray, right: 
         return np.zeros(len(left))
     vocab: dict[str, int] = {}
     indptr, indices, data = [0], [], []
-    for vec in vectors:
-        for t, w in vec.items():
-            indices.append(vocab.setdefault(t, len(vocab)))
-            data.append(w)
+    used = np.zeros(len(vectors), dtype=bool)
+    used[left] = True
+    used[right] = True
+    for vec, needed in zip(vectors, used.tolist()):
+        if needed:  # rows of stories in no pair stay empty
+            for t, w in vec.items():
+                indices.append(vocab.setdefault(t, len(vocab)))
+                data.append(w)
         indptr.append(len(indices))
     matrix = csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=(len(vectors), len(vocab)))
     out = np.empty(len(left))
