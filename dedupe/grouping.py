@@ -337,7 +337,7 @@ def group(
     )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
-    say(f"output: {len(events_idx)} events with evidence and ids")
+    say(f"output of {len(events_idx)} events (evidence, ids)")
 
     # Orient each event's tree of joining links from its first story so every story records the link that joined it.
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
