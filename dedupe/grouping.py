@@ -6,13 +6,21 @@ import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
-from dedupe.events import BRIDGED, event_clusters, language_family, link_evidence, score_story_pairs, story_profile
+from dedupe.events import (
+    BRIDGED,
+    StoryProfile,
+    event_clusters,
+    language_family,
+    link_evidence,
+    score_story_pairs,
+    story_profile,
+)
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
 from dedupe.records import ArticleRecord, parse_timestamp
@@ -117,11 +125,14 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
-def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool) -> list[object]:
+def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool) -> list[StoryProfile]:
     return [story_profile(*item, bridge=bridge) for item in items]
 
 
-def _run_chunks(fn: Callable[..., list[object]], chunks: list[Sequence[object]], workers: int, *args: object) -> list[object]:
+_T = TypeVar("_T")
+
+
+def _run_chunks(fn: Callable[..., list[_T]], chunks: list[Sequence[Any]], workers: int, *args: object) -> list[_T]:
     """fn(chunk, *args) for every chunk, concatenated in order; in `workers` processes when > 1."""
     if workers <= 1 or len(chunks) <= 1:
         return [x for c in chunks for x in fn(c, *args)]
@@ -288,7 +299,7 @@ def group(
     items = [(records[i].text or records[i].title or "", languages[records[i].id][0]) for i in todo]
     computed = _run_chunks(_signature_chunk, list(_chunks(items)), workers, config)
     del items
-    for i, (size, data) in zip(todo, computed):  # type: ignore[misc]
+    for i, (size, data) in zip(todo, computed):
         if data is not None:
             matrix[i] = np.frombuffer(data, dtype=np.uint32)
             signed[i] = True

@@ -162,7 +162,7 @@ def _band_keys(matrix: np.ndarray, band: int, rows: int) -> np.ndarray:
     """One 64-bit key per signature for one band (its rows mixed; equal bands give equal keys, and unequal ones
     collide with probability ~2^-64: an extra candidate, which confirmation then rejects)."""
     block = matrix[:, band * rows:(band + 1) * rows].astype(np.uint64)
-    key = np.zeros(len(matrix), dtype=np.uint64)
+    key: np.ndarray = np.zeros(len(matrix), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(block.shape[1]):
             key = (key ^ block[:, k]) * _MIX
