@@ -1,0 +1,109 @@
+"""The shortcuts that make extraction cheaper must decide exactly what the slow path decides.
+
+Each test compares a shortcut with the code it stands in for (trafilatura's own function, the plain search,
+langdetect) on pages and lines written here.
+"""
+from __future__ import annotations
+
+import random
+
+import lxml.html
+import pytest
+from trafilatura.metadata import extract_author
+
+import crawler.extraction as ce
+from crawler.extraction import _anchor_index, _extract_author, _link_share, extract_article
+
+PARA = ("The harbour ferry timetable changes on Monday, and the operator says that the first sailing will leave "
+        "at six in the morning. Residents of the island have asked for more evening sailings for years. ")
+
+
+def page(body: str, head: str = "", lang: str = "en") -> str:
+    return (f'<html lang="{lang}"><head><title>Ferry timetable | Lantau Ledger</title>{head}</head>'
+            f"<body>{body}</body></html>")
+
+
+AUTHOR_PAGES = {
+    "class author": page(f'<article><h1>Ferry</h1><span class="author">Priscilla Ng</span><p>{PARA}</p></article>'),
+    "byline class": page(f'<article><div class="byline">By Marcus Leung</div><p>{PARA}</p></article>'),
+    "rel author": page(f'<article><a rel="author" href="/p/ng">Priscilla Ng</a><p>{PARA}</p></article>'),
+    "itemprop": page(f'<article><span itemprop="author">Marcus Leung</span><p>{PARA}</p></article>'),
+    "data-component": page(f'<article><div data-component="Byline">Marcus Leung</div><p>{PARA}</p></article>'),
+    "chinese id": page(f'<div id="zuozhe">作者：陈晓岚</div><p>{PARA}</p>', lang="zh-CN"),
+    "author tag": page(f"<article><author>Priscilla Ng</author><p>{PARA}</p></article>"),
+    "author inside comments": page(
+        f'<article><p>{PARA}</p></article><div class="comments"><span class="author">a reader</span></div>'),
+    "author beside a date": page(
+        f'<article><p class="byline">By Marcus Leung <time datetime="2025-10-02">2 Oct</time></p><p>{PARA}</p></article>'),
+    "no author": page(f'<article><h1 class="headline">Ferry</h1><p class="lead">{PARA}</p></article>'),
+    "author-like words elsewhere": page(f'<div class="authorised-dealers"><p>{PARA}</p></div>'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUTHOR_PAGES))
+def test_author_gate_finds_what_trafilatura_finds(name: str) -> None:
+    tree = lxml.html.fromstring(AUTHOR_PAGES[name])
+    assert _extract_author(tree) == extract_author(tree)
+
+
+def test_author_gate_skips_pages_without_author_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No attribute that could name an author: trafilatura's costly search (a copy of the tree) is not run."""
+    import trafilatura.metadata
+
+    def fail(tree: object) -> None:
+        raise AssertionError("extract_author called")
+
+    monkeypatch.setattr(trafilatura.metadata, "extract_author", fail)
+    assert _extract_author(lxml.html.fromstring(AUTHOR_PAGES["no author"])) is None
+    with pytest.raises(AssertionError):
+        _extract_author(lxml.html.fromstring(AUTHOR_PAGES["class author"]))
+
+
+def test_author_from_byline_class_reaches_the_record() -> None:
+    rec = extract_article(AUTHOR_PAGES["byline class"], "http://127.0.0.1/a")
+    assert rec.authors == ("Marcus Leung",)
+
+
+def _plain_link_share(line: str, anchors: set[str]) -> float:
+    """The search the prefix index replaced: every link text of the page looked for in the line."""
+    if line in anchors:
+        return 1.0
+    covered = sum(len(a) * line.count(a) for a in anchors if len(a) >= ce._MIN_ANCHOR and a in line)
+    return min(1.0, covered / len(line))
+
+
+def test_link_share_by_prefix_index_equals_plain_search() -> None:
+    rng = random.Random(4)
+    alphabet = "港九龍新界巴士渡輪abc "
+    anchors = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9))) for _ in range(300)}
+    anchors |= {"更多新聞", "Read more", "渡輪渡輪", "aaaa"}
+    index = _anchor_index(anchors)
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(500)]
+    lines += ["更多新聞", "Read more: ferry timetable", "渡輪渡輪渡輪", "aaaaaaa", "abc"]
+    for line in lines:
+        assert _link_share(line, anchors, index) == pytest.approx(_plain_link_share(line, anchors)), line
+
+
+def test_declared_english_with_english_text_skips_langdetect(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(text: str) -> None:
+        raise AssertionError("langdetect called")
+
+    monkeypatch.setattr("dedupe.language._langdetect", fail)
+    rec = extract_article(page(f"<article><h1>Ferry</h1><p>{PARA * 3}</p></article>"), "http://127.0.0.1/a")
+    assert (rec.language, rec.language_source) == ("en", "declared")
+
+
+GERMAN = ("Die Fähre nach Lantau fährt ab Montag nach einem neuen Fahrplan. Die Bewohner der Insel fordern seit "
+          "Jahren mehr Abendfahrten, und der Betreiber prüft nun zusätzliche Verbindungen am Wochenende. ")
+
+
+def test_page_declaring_english_in_german_is_still_german() -> None:
+    """A wrong declaration is not trusted: the text has no English function words, so langdetect decides."""
+    rec = extract_article(page(f"<article><h1>Fähre</h1><p>{GERMAN * 3}</p></article>"), "http://127.0.0.1/a")
+    assert (rec.language, rec.language_source) == ("de", "langdetect")
+
+
+def test_english_text_without_declaration_goes_to_langdetect() -> None:
+    html = f"<html><head><title>Ferry</title></head><body><article><p>{PARA * 3}</p></article></body></html>"
+    rec = extract_article(html, "http://127.0.0.1/a")
+    assert (rec.language, rec.language_source) == ("en", "langdetect")
