@@ -115,6 +115,10 @@ _MAGIC = (
 )
 
 
+# Control bytes that do not occur in text (NUL is counted apart, tab, newlines, form feed and escape occur).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (0, 9, 10, 12, 13, 27))
+
+
 def binary_kind(body: bytes) -> str | None:
     """What a body is when it is not text at all ("a PDF document", "binary data"), else None.
 
@@ -134,7 +138,7 @@ def binary_kind(body: bytes) -> str | None:
         if nuls >= len(sample) // 3 and (sample[0::2].count(b"\x00") > 0.9 * nuls or sample[1::2].count(b"\x00") > 0.9 * nuls):
             return None
         return "binary data (NUL bytes)"
-    controls = sum(1 for b in sample if b < 32 and b not in (0, 9, 10, 12, 13, 27))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if sample and controls > len(sample) // 20:
         return "binary data (control bytes)"
     return None
