@@ -611,6 +611,17 @@ def _declared_english_confirmed(text: str, declared: str | None) -> bool:
     return sum(w in _EN_FUNCTION_WORDS for w in words) >= 0.2 * len(words)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def _is_cjk(visible: str, sample: int = 5000) -> bool:
+    """Chinese, Japanese or Korean characters make up at least 30 % of the letters the page shows."""
+    head = visible[:sample]
+    letters = len(_LETTER.findall(head))
+    return letters > 0 and len(_CJK_RE.findall(head)) >= 0.3 * letters
+
+
 def _looks_like_index(tree: Any) -> bool:
     """Many headline-like links and little running text: a home, section or tag page."""
     links = [a.text_content().strip() for a in tree.xpath("//a[@href]")]
@@ -668,8 +679,10 @@ def extract_article(
     sitename = _meta(metas, "og:site_name", "application-name")
 
     page_meta = _page_metadata(tree, url)
+    visible = _visible_text(tree)
     doc = trafilatura.bare_extraction(
         tree, url=url, include_comments=False, include_tables=True, include_images=False, deduplicate=False,
+        favor_precision=not _is_cjk(visible),
     )
     text = (doc.text if doc is not None else "") or ""
     raw_title = page_meta.title or _meta(metas, "og:title")
@@ -682,7 +695,6 @@ def extract_article(
     text = _trim_edges(_body_lines(text, anchors))
 
     published, published_source = None, None
-    visible: str | None = None  # the page's visible text, computed when a byline is looked for
     own = _meta(metas, "article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued")
     if own and _iso(own):
         published, published_source = _iso(own), "page-metadata"
@@ -692,7 +704,7 @@ def extract_article(
             published, published_source = _iso(times[0]), "page-time"
         elif hints.published and _iso(hints.published):
             published, published_source = _iso(hints.published), "feed-or-sitemap"
-        elif byline := _byline_date(tree, title, text, visible := _visible_text(tree)):
+        elif byline := _byline_date(tree, title, text, visible):
             published, published_source = byline, "page-byline"
         else:
             # On the original page, comments included (some CMSs print the date only there), and without
@@ -705,7 +717,7 @@ def extract_article(
     if page_meta.author:
         authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", page_meta.author) if a.strip())
     if not authors and HAN_RE.search(text[:200]):
-        authors = _byline_authors(visible if visible is not None else _visible_text(tree), tree, title, text)
+        authors = _byline_authors(visible, tree, title, text)
 
     declared_lang = declared or hints.language or (hints.outlet_languages[0] if len(hints.outlet_languages) == 1 else None)
     if _declared_english_confirmed(text, declared_lang):
