@@ -97,6 +97,9 @@ def _rejoin(original: str, parts: list[str]) -> str:
     return original[start:end] if start >= 0 and end > start else " ".join(parts)
 
 
+_EMPTY_LINKS_IN_PARAGRAPHS = etree.XPath("//p//a[not(normalize-space())]")
+
+
 def _meta_index(tree: Any) -> dict[tuple[str, str], str]:
     """{(attribute, name): content} of the page's <meta> tags, first non-empty one of each (one pass)."""
     index: dict[tuple[str, str], str] = {}
@@ -377,6 +380,8 @@ _LINK_SHARE = 0.3  # a line whose text is at least this share of link text is na
 _MIN_ANCHOR = 4  # link texts shorter than this are not searched for inside a line
 _PROSE_LEN = 50  # characters (Han + words) that make a line prose by length alone
 _PUNCT_LEN = 20  # ... or by length with sentence punctuation
+_SENTENCE_LEN = 10  # ... or a sentence: this long and ending with a full stop, question or exclamation mark
+_SENTENCE_END = re.compile(r"[。！？!?；;…」』”]\s*$")
 _MIN_PENALTY = 5  # what a short non-prose line costs at least
 _LINK_LINE_SHARE = 0.8  # other languages: a line with this share of link text is not article text
 
@@ -435,7 +440,8 @@ def _body_lines(text: str, anchors: set[str]) -> str:
         core = " ".join(_LIST_MARK.sub("", ln.strip()).split())
         size = len(HAN_RE.findall(core)) + len(_LETTER_WORD.findall(HAN_RE.sub(" ", core)))
         is_link = bool(core) and _link_share(core, anchors, long_anchors) >= _LINK_SHARE
-        prose = not is_link and (size >= _PROSE_LEN or (size >= _PUNCT_LEN and _PROSE_PUNCT.search(core)))
+        prose = not is_link and (size >= _PROSE_LEN or (size >= _PUNCT_LEN and _PROSE_PUNCT.search(core))
+                                 or (size >= _SENTENCE_LEN and _SENTENCE_END.search(core)))
         scores.append(size if prose else 0 if not core else -max(size, _MIN_PENALTY))
         linked.append(is_link)
     best, best_start, best_end = 0, 0, -1
@@ -535,12 +541,14 @@ _NOT_A_NAME = re.compile(
 
 
 def _byline_authors(body: str, tree: Any, title: str | None, text: str) -> tuple[str, ...]:
-    """Authors named in a Chinese byline: next to the headline, else right after the body's last line
-    (（记者 张三）, 本报记者 李四), else just before its first line, else a 作者： label anywhere."""
+    """Authors named in a Chinese byline: next to the headline, else right after the body's last line (or the
+    line before it: a photo caption may close the body) (（记者 张三）, 本报记者 李四), else just before its first
+    line, else a 作者： label anywhere."""
     zones = [_after_headline(body, tree, title, 200) or ""]
     lines = [" ".join(ln.split()) for ln in text.split("\n") if len(ln.strip()) >= 8]
-    if lines and (pos := body.find(lines[-1][-20:])) >= 0:
-        zones.append(body[pos : pos + 140])
+    for last in lines[-1:-3:-1]:  # the last line, or the one before a closing photo caption
+        if (pos := body.find(last[-20:])) >= 0:
+            zones.append(body[pos : pos + 140])
     if lines and (pos := body.find(lines[0][:20])) > 0:
         zones.append(body[max(0, pos - 150) : pos])
     zones.append(body[m.start() :] if (m := re.search(r"作者\s*[:：]", body)) else "")
@@ -667,6 +675,10 @@ def extract_article(
         log.warning("%s: unparseable HTML (%s)", url, exc)
         return Extracted("no_text", url, encoding=encoding)
 
+    # A link without text inside a paragraph (a logo or icon at the end of the article's last paragraph, as on
+    # every ifeng.com page) makes trafilatura take a short paragraph for a link block and drop it.
+    for a in _EMPTY_LINKS_IN_PARAGRAPHS(tree):
+        a.drop_tree()
     canonical = None
     for href in tree.xpath('//link[@rel="canonical"]/@href'):
         if href.strip().startswith(("http://", "https://")):
