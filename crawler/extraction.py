@@ -561,10 +561,36 @@ def _byline_authors(body: str, tree: Any, title: str | None, text: str) -> tuple
     return ()
 
 
+# A labelled date written day and month first, year last: 发布日期： 9/17/2004 5:54:13 AM, Posted 17/09/2004.
+_SLASH_STAMP = re.compile(
+    r"(?:(?:发布|發佈|发表|發表|更新)(?:日期|时间|時間)?|(?<![\u4e00-\u9fff])(?:日期|时间|時間)|published|posted|updated)"
+    r"\s*(?:on|:|：)?\s*(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def _slash_stamp_date(body: str) -> str | None:  # "" : ambiguous
+    """The date of the first labelled `a/b/yyyy` stamp when only one reading is a date: 9/17/2004 (no 17th
+    month) is 17 September; 7/5/2005 could be 7 May or 5 July: "" (the page has a date, we cannot tell which)."""
+    m = _SLASH_STAMP.search(body)
+    if m is None:
+        return None
+    a, b, y = (int(x) for x in m.groups())
+    readings = {(mo, d) for mo, d in ((a, b), (b, a)) if 1 <= mo <= 12 and 1 <= d <= 31}
+    if len(readings) != 1:
+        return "" if readings else None
+    (mo, d), = readings
+    try:
+        found = datetime(y, mo, d)
+    except ValueError:
+        return None
+    return found.date().isoformat() if found <= datetime.now() else None
+
+
 def _byline_date(tree: Any, title: str | None, text: str = "", body: str | None = None) -> str | None:
     """A date printed near the headline (the byline), where most Chinese news pages put it; without a
     headline, a date just before the body `text` starts; else the first publication stamp in the page (a date
-    with a time, or a labelled date)."""
+    with a time, or a labelled date); "" when that stamp is a day-month pair that reads two ways."""
     body = _visible_text(tree) if body is None else body
     if not body:
         return None
@@ -584,7 +610,7 @@ def _byline_date(tree: Any, title: str | None, text: str = "", body: str | None 
     if m is None:
         stamp = _STAMP.search(body)
         if stamp is None:
-            return None
+            return _slash_stamp_date(body)
         m = _BYLINE_DATE.search(body, stamp.start())
         if m is None:
             return None
@@ -718,7 +744,7 @@ def extract_article(
             published, published_source = _iso(hints.published), "feed-or-sitemap"
         elif byline := _byline_date(tree, title, text, visible):
             published, published_source = byline, "page-byline"
-        else:
+        elif byline is None:  # ("": the page's stamp reads two ways; htmldate would pick one of them)
             # On the original page, comments included (some CMSs print the date only there), and without
             # htmldate's extensive search, whose guesses (a copyright year, Jan 1st) are worse than no date.
             found = find_date(raw_html, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")

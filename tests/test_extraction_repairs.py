@@ -88,3 +88,28 @@ def test_short_last_sentence_is_article_text() -> None:
 def test_short_last_line_without_a_full_stop_is_not() -> None:
     rec = extract_article(page_ending_with("更多荔湾新闻请关注本网专题"), URL)
     assert_body_is_the_article(rec.text, GBK_PARAS, GBK_TITLE)
+
+
+def page_with_stamp(stamp: str) -> str:
+    return portal_page(GBK_TITLE, GBK_PARAS, f"作者： 陈晓岚 来源： 西关晨报 {stamp}")
+
+
+@pytest.mark.parametrize(("stamp", "day"), [
+    ("发布日期： 9/17/2004 5:54:13 AM", "2004-09-17"),  # no 17th month: month first
+    ("发布日期：17/09/2004", "2004-09-17"),  # day first
+    # 7 May or 5 July: no date rather than a guess (htmldate, asked next, would read 7 May)
+    ("发布日期： 7/5/2005 9:23:57 PM", None),
+])
+def test_day_and_month_first_stamps_only_when_unambiguous(stamp: str, day: str | None) -> None:
+    rec = extract_article(page_with_stamp(stamp), URL)
+    assert rec.status == "ok"
+    assert (rec.published, rec.published_source) == ((day, "page-byline") if day else (None, None))
+
+
+def test_slash_dates_need_a_label() -> None:
+    from crawler.extraction import _slash_stamp_date
+
+    assert _slash_stamp_date("第 3/4/2005 期") is None
+    assert _slash_stamp_date("比分 12/25/2019") is None
+    assert _slash_stamp_date("Posted on 12/25/2019 by the desk") == "2019-12-25"
+    assert _slash_stamp_date("发表时间：5/6/2019") == ""
