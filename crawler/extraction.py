@@ -64,6 +64,7 @@ class Extracted:
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 _TITLE_SEP = re.compile(r"\s+[|\-–—:·•»]\s+|\s*[|｜_]\s*")
 
 
@@ -317,7 +318,8 @@ _CONSENT_TEXT = re.compile(
 
 # The page body's text nodes outside scripts and styles, as plain strings (lxml's default "smart" strings
 # each keep a reference to their element, which costs more than the search).
-_BODY_TEXTS = etree.XPath("//body//text()[not(ancestor::script) and not(ancestor::style)]", smart_strings=False)
+# (A script or style element holds only text: its text nodes are its children.)
+_BODY_TEXTS = etree.XPath("//body//text()[not(parent::script) and not(parent::style)]", smart_strings=False)
 
 
 def _looks_like_consent_wall(tree: Any, text: str) -> bool:
@@ -479,9 +481,12 @@ def _anchor_index(anchors: set[str]) -> dict[str, list[str]]:
     return index
 
 
+_LINKS = etree.XPath("//a[@href]")
+
+
 def _anchor_texts(tree: Any) -> set[str]:
     """The texts of the page's links, whitespace-normalised."""
-    anchors = {" ".join(a.text_content().split()) for a in tree.xpath("//a[@href]")}
+    anchors = {" ".join(etree.tostring(a, method="text", encoding=str, with_tail=False).split()) for a in _LINKS(tree)}
     anchors.discard("")
     return anchors
 
@@ -686,8 +691,10 @@ def extract_article(
         html, encoding, _how = decode_html(page, content_type)
     else:
         html = page
-    # Control characters (other than tab and newlines) make libxml2 stop parsing part-way.
-    html = _CONTROL_CHARS.sub("", html)
+    # Control characters (other than tab and newlines) make libxml2 stop parsing part-way. (In bytes, counted in
+    # C first: a single- or multi-byte page holds such a character only where its bytes hold one.)
+    if not isinstance(page, bytes) or len(page.translate(None, _CONTROL_BYTES)) != len(page):
+        html = _CONTROL_CHARS.sub("", html)
     raw_html = html
     if not html.strip():
         return Extracted("no_text", url, encoding=encoding)

@@ -181,3 +181,13 @@ def test_trafilatura_mode_follows_the_pages_script(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(ce.trafilatura, "bare_extraction", spy)
     extract_article(html, "http://127.0.0.1/a")
     assert seen == [precision]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", None])
+def test_control_character_does_not_cut_the_page(encoding: str | None) -> None:
+    """A backspace inside a caption made libxml2 stop parsing; it is stripped whether the page comes as bytes
+    (where it is looked for in the bytes first) or as text."""
+    html = page(f"<article><h1>Ferry</h1><p>{PARA}</p><p>Caption\x08 text.</p><p>After the caption. {PARA}</p>"
+                "</article>")
+    rec = extract_article(html.encode(encoding) if encoding else html, "http://127.0.0.1/a")
+    assert "After the caption." in rec.text and "\x08" not in rec.text
