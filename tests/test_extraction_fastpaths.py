@@ -148,9 +148,18 @@ def test_page_declaring_english_in_german_is_still_german() -> None:
     assert (rec.language, rec.language_source) == ("de", "langdetect")
 
 
-def test_english_text_without_declaration_goes_to_langdetect() -> None:
+def test_undeclared_english_text_reads_as_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(text: str) -> None:
+        raise AssertionError("langdetect called")
+
+    monkeypatch.setattr("dedupe.language._langdetect", fail)
     html = f"<html><head><title>Ferry</title></head><body><article><p>{PARA * 3}</p></article></body></html>"
     rec = extract_article(html, "http://127.0.0.1/a")
+    assert (rec.language, rec.language_source) == ("en", "words")
+
+
+def test_english_text_on_a_page_declaring_another_language_goes_to_langdetect() -> None:
+    rec = extract_article(page(f"<article><p>{PARA * 3}</p></article>", lang="de"), "http://127.0.0.1/a")
     assert (rec.language, rec.language_source) == ("en", "langdetect")
 
 
