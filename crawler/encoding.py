@@ -56,11 +56,77 @@ def _nearly_clean_chinese(body: bytes) -> tuple[str, str] | None:
     return text, enc
 
 
+# Characters that GBK bytes become when read as Latin-1 or Windows-1252: U+0080-U+00FF and the 27 characters
+# cp1252 puts at 0x80-0x9F.
+_LATIN_RUN = re.compile(
+    "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201a"
+    "\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{2,}"
+)
+
+
+def _latin_run_bytes(run: str, codec: str) -> bytes:
+    if codec == "cp1252":  # with the five bytes cp1252 leaves undefined read as U+0081, U+008D, ...
+        return b"".join(bytes([ord(c)]) if ord(c) < 256 else c.encode("cp1252") for c in run)
+    return run.encode(codec)
+
+
+def _unmangle(text: str, codec: str, inner_codec: str) -> tuple[str, int, int]:
+    """`text` with each run of Latin letters turned back into the bytes `codec` made of them, read as GB18030
+    (where the run was mangled twice, undone with `inner_codec` first); with the number of bytes the runs stand
+    for (one a letter, where a run is left as it was) and of Han characters that came back."""
+    latin = han = 0
+
+    def fix(m: re.Match[str]) -> str:
+        nonlocal latin, han
+        run = m.group()
+        try:
+            raw = _latin_run_bytes(run, codec)
+            try:  # read as Latin and saved as UTF-8 twice: the outer round undone, the inner one is left
+                inner = raw.decode("utf-8")
+                if _LATIN_RUN.fullmatch(inner) is not None:
+                    raw = _latin_run_bytes(inner, inner_codec)
+            except UnicodeDecodeError:
+                pass
+            fixed = raw.decode("gb18030")
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            latin += len(run)
+            return run
+        latin += len(raw)
+        han += len(_HAN.findall(fixed))
+        return fixed
+
+    return _LATIN_RUN.sub(fix, text), latin, han
+
+
+def repair_gbk_mojibake(body: bytes) -> str | None:
+    """The text of a GBK page that was once read as Latin-1, Latin-9 or Windows-1252 and saved as UTF-8 (once
+    or twice), else None.
+
+    Such a page is valid UTF-8 full of accented Latin letters (`±±Ÿ©Î÷Ö±ÃÅ`) that are, byte for byte, the
+    GBK text (`北京西直门`); whatever it declares (often its original gb2312) is wrong for every byte. It is
+    repaired when at least 100 Han characters come back and they account for at least 80 % of those letters
+    (two bytes a character): French or German accents, single letters between ASCII ones, never do.
+    """
+    if body.count(b"\xc2") + body.count(b"\xc3") < 200:  # cheap: most pages stop here
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    codecs_ = ("iso8859_15", "cp1252")
+    best = max((_unmangle(text, a, b) for a in codecs_ for b in codecs_), key=lambda r: r[2])
+    repaired, latin, han = best
+    return repaired if han >= 100 and han >= 0.8 * latin / 2 else None
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
-    """Return (text, encoding, how it was decided: header|bom|meta|utf-8|detected|fallback)."""
+    """Return (text, encoding, how it was decided: header|bom|meta|utf-8|repaired|detected|fallback)."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
             return body.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"
+    repaired = repair_gbk_mojibake(body)
+    if repaired is not None:
+        return repaired, "gb18030", "repaired"
     declared: list[tuple[str, str]] = []
     enc = _lookup(header_charset(content_type))
     if enc:
@@ -115,6 +181,10 @@ _MAGIC = (
 )
 
 
+# Control bytes that do not occur in text (NUL is counted apart, tab, newlines, form feed and escape occur).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (0, 9, 10, 12, 13, 27))
+
+
 def binary_kind(body: bytes) -> str | None:
     """What a body is when it is not text at all ("a PDF document", "binary data"), else None.
 
@@ -134,7 +204,7 @@ def binary_kind(body: bytes) -> str | None:
         if nuls >= len(sample) // 3 and (sample[0::2].count(b"\x00") > 0.9 * nuls or sample[1::2].count(b"\x00") > 0.9 * nuls):
             return None
         return "binary data (NUL bytes)"
-    controls = sum(1 for b in sample if b < 32 and b not in (0, 9, 10, 12, 13, 27))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if sample and controls > len(sample) // 20:
         return "binary data (control bytes)"
     return None

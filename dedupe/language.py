@@ -23,7 +23,7 @@ _ready = False
 @dataclass(frozen=True)
 class LanguageDecision:
     language: str | None
-    source: str  # "script", "langdetect", "declared", "none"
+    source: str  # "script", "langdetect", "declared", "words" (function words of a short text), "none"
 
 
 def normalise_tag(tag: str | None) -> str | None:
@@ -95,6 +95,52 @@ def _script(text: str) -> str | None:
     return None
 
 
+# The commonest function words of the Latin-script languages most often confused on short texts. A headline
+# too short for langdetect still carries two or three of them ("Seeking a bigger role for a big rocket", "Die
+# elektronische Patientenakte - der lange Marsch ins Digitale").
+_FUNCTION_WORDS = {
+    "en": "the of and to a in is for on with at by from as its are was be this that after over into how why what "
+          "will has have not or an",
+    "de": "der die das und ist im den dem des ein eine einen mit für auf nicht von zu ins vom zum zur wie bei aus "
+          "nach sich auch",
+    "fr": "le la les des du et est une un dans pour sur au aux avec par pas qui que ce cette sont",
+    "es": "el los las del y es una un en por para con que se al más como su sus",
+    "pt": "o os as do da dos das e é um uma em no na para com por que não ao à se",
+    "it": "il lo gli della del e è di un una per con che non nel alla dei sono si le",
+    "nl": "de het een en van is in op met voor niet dat te zijn bij naar om ook",
+}
+_WORD_LANGS: dict[str, list[str]] = {}
+for _lang, _words in _FUNCTION_WORDS.items():
+    for _w in _words.split():
+        _WORD_LANGS.setdefault(_w, []).append(_lang)
+_STRIP = ".,;:!?\"'()[]{}«»“”‘’„–—…"
+
+
+def _function_word_votes(text: str) -> dict[str, int]:
+    """How many function words of each language a text holds (a word several languages share counts for
+    each). Words are what whitespace separates: the `e` of "e-tron" is not the Portuguese `e`."""
+    votes: dict[str, int] = {}
+    for token in text.lower().split():
+        for lang in _WORD_LANGS.get(token.strip(_STRIP), ()):
+            votes[lang] = votes.get(lang, 0) + 1
+    return votes
+
+
+def _function_word_language(text: str, declared: str | None = None) -> str | None:
+    """The language whose function words a short Latin text holds: at least two, more than any other
+    language's, and, against a declared language, none of the declared language's."""
+    votes = _function_word_votes(text)
+    if not votes:
+        return None
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    best, n = ranked[0]
+    if n < 2 or (len(ranked) > 1 and ranked[1][1] >= n):
+        return None
+    if declared and best != declared and votes.get(declared, 0) > 0:
+        return None
+    return best
+
+
 def detect_language(text: str, title: str | None = None, declared: str | None = None) -> LanguageDecision:
     """Decide the language of an article (or a headline) from its text, title and declared tag.
 
@@ -137,6 +183,9 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     # A headline is too short for langdetect ("NASA adds five companies to commercial lunar lander program"
     # comes out Italian): when the page, feed or outlet declares a language written in the text's script,
     # that declaration decides a short text.
+    # Its function words decide first: a page may declare English around a German headline.
+    if len(sample) < SHORT_TEXT and _script(head) == "latin" and (voted := _function_word_language(sample, declared_tag)):
+        return LanguageDecision(voted, "declared" if voted == declared_tag else "words")
     if declared_tag and len(sample) < SHORT_TEXT and _script(head) == _DECLARED_SCRIPT.get(declared_tag):
         return LanguageDecision(declared_tag, "declared")
     detected = _langdetect(sample)

@@ -145,3 +145,34 @@ def test_declared_language_decides_a_short_headline_in_its_script() -> None:
                    "zur Verfügung stehen. Ärzte und Krankenhäuser müssen dafür ihre Praxissoftware anpassen, "
                    "und die Krankenkassen informieren ihre Mitglieder in den nächsten Wochen per Brief.")
     assert detect_language(long_german, None, "en") == LanguageDecision("de", "langdetect")
+
+
+@pytest.mark.parametrize(
+    ("headline", "declared", "expected"),
+    [
+        # a German headline on a page that declares English (a translated site's template)
+        ("Die neue Fähre nach Lantau – der lange Weg ins Hafenbecken", "en", ("de", "words")),
+        # no declaration, and langdetect reads this one as Danish
+        ("Seeking a bigger role for a big rocket", None, ("en", "words")),
+        ("Ferry operator to add late sailings from the island", None, ("en", "words")),
+        ("Le bac de Lantau reprend ses départs du soir dans une semaine", None, ("fr", "words")),
+        # the declared language keeps a headline that has any of its function words
+        ("Harbour ferries as a lifeline for island schools", "en", ("en", "declared")),
+        # "e" of a model name is not the Portuguese "e"; "as" is both English and Portuguese: the declaration decides
+        ("2026 Lantau e-bus revealed as electric 12-metre coach", "en", ("en", "declared")),
+    ],
+)
+def test_short_latin_headlines_go_by_their_function_words(
+    headline: str, declared: str | None, expected: tuple[str, str]
+) -> None:
+    decision = detect_language("", title=headline, declared=declared)
+    assert (decision.language, decision.source) == expected
+
+
+def test_function_words_never_decide_a_long_text() -> None:
+    """Above 200 characters langdetect reads the text: a few shared words do not outvote it."""
+    text = ("Die Fähre nach Lantau fährt ab Montag nach einem neuen Fahrplan, und die Bewohner der Insel fordern "
+            "seit Jahren mehr Abendfahrten; der Betreiber prüft nun zusätzliche Verbindungen am Wochenende. "
+            "Eine Entscheidung wird im Frühjahr erwartet.")
+    assert len(text) > 200
+    assert detect_language(text, declared="en") == LanguageDecision("de", "langdetect")
