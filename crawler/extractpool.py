@@ -57,8 +57,8 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _init_worker() -> None:
-    _die_with_parent(os.getppid())
+def _init_worker(parent: int) -> None:
+    _die_with_parent(parent)
     import crawler.extraction  # noqa: F401  (imported now, not on the first page)
 
 
@@ -108,7 +108,8 @@ class ExtractionPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_init_worker)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_init_worker,
+                                                 initargs=(os.getpid(),))
         return self._executor
 
     def _discard(self, executor: ProcessPoolExecutor) -> None:
