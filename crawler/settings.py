@@ -58,6 +58,10 @@ ITEM_PIPELINES = {
 
 # newsdedupe's own settings.
 NEWSDEDUPE_DB = "outputs/newsdedupe.sqlite3"
+# Pages stored in one transaction: those that arrive within this many seconds, at most this many (1: a
+# transaction per page). An item counts as stored only once its transaction has committed.
+NEWSDEDUPE_STORE_BATCH = 8
+NEWSDEDUPE_STORE_BATCH_SECONDS = 0.2
 NEWSDEDUPE_ALLOW_PRIVATE = False
 NEWSDEDUPE_ALLOW_PRIVATE_HOSTS: list[str] = []  # `--allow-private HOST[:PORT],...`: only these
 # Checks every connection's resolved address too (DNS rebinding), not only the URL before the request.
