@@ -1,12 +1,13 @@
 """Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
 
     python bench/crawl.py [--pages 5000] [--outlets 10] [--repeat 3] [--crawl-workers 2] [--workers 2]
-                          [--keep DIR] [--skip-alone]
+                          [--http 1.1|1.0] [--keep DIR] [--skip-alone]
 
 1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
    each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
    `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
-2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`).
+2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`), over HTTP/1.1 with
+   connections kept alive (`--http 1.0`: a new connection for every page, as the tests' server does).
 3. Runs, `--repeat` rounds, interleaved (the order reversed every other round: crawl, alone; alone, crawl; ...):
    - the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
      politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
@@ -230,8 +231,14 @@ allow = ['^{base}/{outlet}/news/']
 
 
 # --- serving -----------------------------------------------------------------------------------------------
-def _serve(root: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _serve(root: str, queue: mp.Queue, http: str = "1.1") -> None:  # type: ignore[type-arg]
+    from http.server import BaseHTTPRequestHandler
+
     from crawler.sitesrv import FixtureSite
+
+    # HTTP/1.1 (this process only): connections kept alive, as any real web server does; every response of
+    # FixtureSite has a Content-Length. HTTP/1.0: a new connection per page, as the tests' server.
+    BaseHTTPRequestHandler.protocol_version = f"HTTP/{http}"
 
     site = FixtureSite(root).start()
     queue.put(site.base_url)
@@ -382,6 +389,9 @@ def main() -> None:
     ap.add_argument("--crawl-workers", default="2",
                     help="NEWSDEDUPE_EXTRACT_WORKERS of each crawl to run, e.g. 0,2 (0: extraction in the "
                          "reactor's thread)")
+    ap.add_argument("--http", choices=["1.1", "1.0"], default="1.1",
+                    help="the site server's HTTP version: 1.1 keeps connections alive (as real web servers do), "
+                         "1.0 opens one per page")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds; each runs every crawl and extraction alone once, interleaved")
     args = ap.parse_args()
@@ -405,11 +415,13 @@ def main() -> None:
               f"{platform.python_version()}")
         print(f"site: {len(articles)} article pages in {args.outlets} outlets, HTML {min(sizes) // 1024}-"
               f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), "
-              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s"),
+              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s")
+              + f"; served over HTTP/{args.http}" + (" (connections kept alive)" if args.http == "1.1" else
+                                                      " (a connection per page)"),
               flush=True)
         ctx = mp.get_context("spawn")
         queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-        server = ctx.Process(target=_serve, args=(str(site_root), queue), daemon=True)
+        server = ctx.Process(target=_serve, args=(str(site_root), queue, args.http), daemon=True)
         server.start()
         base_url = queue.get(timeout=60)
         server_ps = _psutil().Process(server.pid)
