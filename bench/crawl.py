@@ -40,7 +40,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -477,7 +476,7 @@ def main() -> None:
                   + ", ".join(f"{x:.2f}" for x in main_ms) + ")")
             if not args.skip_alone:
                 ratios = pair_ratios(rounds, w)
-                print(f"  crawl / extraction alone, per round: " + ", ".join(f"{x:.2f}" for x in ratios)
+                print("  crawl / extraction alone, per round: " + ", ".join(f"{x:.2f}" for x in ratios)
                       + f"; median **{median(ratios):.2f}** (goal >= 0.80), min {min(ratios):.2f}, "
                       f"max {max(ratios):.2f}")
         if not args.skip_alone:

@@ -85,7 +85,7 @@ def url_status(db: str, url: str) -> str | None:
 
 
 def test_items_are_acknowledged_only_after_their_batch_commits(db: str, pipeline: Any) -> None:
-    p, clock, crawler = pipeline
+    p, _, crawler = pipeline
     seen = Outcomes()
     seen.watch(0, p.process_item(item(0)))  # the first page: nothing committed lately, so at once
     assert isinstance(seen.done.pop(0), ArticleItem)
@@ -129,7 +129,7 @@ def test_a_partial_batch_commits_when_the_interval_has_passed_and_at_close(db: s
 
 
 def test_drops_and_duplicates_in_a_batch_keep_their_reasons(db: str, pipeline: Any) -> None:
-    p, clock, crawler = pipeline
+    p, _, crawler = pipeline
     seen = Outcomes()
     seen.watch(0, p.process_item(item(0)))  # committed at once: the next three make one batch
     seen.watch(1, p.process_item(item(1)))
@@ -146,7 +146,7 @@ def test_drops_and_duplicates_in_a_batch_keep_their_reasons(db: str, pipeline: A
 
 
 def test_one_bad_record_fails_alone_and_the_rest_of_its_batch_is_stored(db: str, pipeline: Any) -> None:
-    p, clock, _ = pipeline
+    p, _, _ = pipeline
     seen = Outcomes()
     seen.watch(0, p.process_item(item(0)))  # committed at once: the next three make one batch
     seen.watch(1, p.process_item(item(1)))
