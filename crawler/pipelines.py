@@ -236,10 +236,13 @@ class StorePipeline:
 
 
 def _awaitable(d: Deferred[Any]) -> Any:
-    """`d` as something the running coroutine can await: an asyncio future under Scrapy's asyncio reactor,
-    the Deferred itself under Twisted's own coroutine runner."""
+    """`d` as something the running coroutine can await: an asyncio future when an asyncio task runs it
+    (Scrapy's asyncio reactor), the Deferred itself under Twisted's own coroutine runner. (Whether a loop is
+    running says nothing: another library can leave one marked running in this thread.)"""
     try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop at all
+        task = None
+    if task is None:
         return d
-    return d.asFuture(loop)
+    return d.asFuture(task.get_loop())

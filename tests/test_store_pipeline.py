@@ -184,3 +184,46 @@ def test_an_item_whose_wait_was_cancelled_is_still_written_and_the_batch_goes_on
     clock.advance(0.3)
     assert isinstance(seen.done.get(2), ArticleItem)
     assert stored_urls(db) == {item(n).canonical_url for n in (0, 1, 2)}
+
+
+def test_items_are_acknowledged_inside_an_asyncio_task_too(db: str) -> None:
+    """As under Scrapy's asyncio reactor: the coroutine runs as an asyncio task and awaits an asyncio future."""
+    import asyncio
+
+    from twisted.internet.task import Clock as TwistedClock
+
+    async def scenario() -> list[Any]:
+        p = StorePipeline(db, FakeCrawler(), batch=2, batch_seconds=0.2, clock=TwistedClock())  # type: ignore[arg-type]
+        p.open_spider()
+        try:
+            first = await p.process_item(item(0))  # at once
+            waiting = [asyncio.ensure_future(p.process_item(item(n))) for n in (1, 2)]  # the second fills the batch
+            return [first, *await asyncio.gather(*waiting)]
+        finally:
+            p.close_spider()
+
+    loop = asyncio.new_event_loop()
+    try:
+        results = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert all(isinstance(r, ArticleItem) for r in results)
+    assert stored_urls(db) == {item(n).canonical_url for n in (0, 1, 2)}
+
+
+def test_a_loop_left_running_by_another_library_does_not_confuse_twisteds_runner(db: str, pipeline: Any) -> None:
+    """Playwright's sync API (the HTML report test) leaves a loop marked running in the main thread."""
+    import asyncio
+
+    p, clock, _ = pipeline
+    loop = asyncio.new_event_loop()
+    asyncio._set_running_loop(loop)
+    try:
+        seen = Outcomes()
+        seen.watch(0, p.process_item(item(0)))
+        seen.watch(1, p.process_item(item(1)))
+        clock.advance(0.3)
+    finally:
+        asyncio._set_running_loop(None)
+        loop.close()
+    assert isinstance(seen.done[0], ArticleItem) and isinstance(seen.done[1], ArticleItem)
