@@ -202,11 +202,14 @@ def test_items_are_acknowledged_inside_an_asyncio_task_too(db: str) -> None:
         finally:
             p.close_spider()
 
+    leftover = asyncio._get_running_loop()  # Playwright's, when the HTML report test ran first
+    asyncio._set_running_loop(None)
     loop = asyncio.new_event_loop()
     try:
         results = loop.run_until_complete(scenario())
     finally:
         loop.close()
+        asyncio._set_running_loop(leftover)
     assert all(isinstance(r, ArticleItem) for r in results)
     assert stored_urls(db) == {item(n).canonical_url for n in (0, 1, 2)}
 
@@ -216,6 +219,7 @@ def test_a_loop_left_running_by_another_library_does_not_confuse_twisteds_runner
     import asyncio
 
     p, clock, _ = pipeline
+    leftover = asyncio._get_running_loop()
     loop = asyncio.new_event_loop()
     asyncio._set_running_loop(loop)
     try:
@@ -224,6 +228,6 @@ def test_a_loop_left_running_by_another_library_does_not_confuse_twisteds_runner
         seen.watch(1, p.process_item(item(1)))
         clock.advance(0.3)
     finally:
-        asyncio._set_running_loop(None)
+        asyncio._set_running_loop(leftover)
         loop.close()
     assert isinstance(seen.done[0], ArticleItem) and isinstance(seen.done[1], ArticleItem)
