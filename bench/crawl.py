@@ -1,19 +1,25 @@
 """Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
 
-    python bench/crawl.py [--pages 5000] [--outlets 10] [--crawl-workers 0,2] [--workers 2] [--keep DIR] [--skip-alone]
+    python bench/crawl.py [--pages 5000] [--outlets 10] [--repeat 3] [--crawl-workers 2] [--workers 2]
+                          [--http 1.1|1.0] [--keep DIR] [--skip-alone]
 
 1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
    each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
    `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
-2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`).
-3. Runs the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
-   politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
-   `--crawl-workers` (NEWSDEDUPE_EXTRACT_WORKERS: 0 = extraction in the reactor's thread), sampling the RSS
-   of its process tree; CPU time from `getrusage(RUSAGE_CHILDREN)` (the crawl and the workers it joins).
-4. In the same run, extraction alone (`crawler.extraction.extract_article`) over the same pages with a pool
-   of two processes.
+2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`), over HTTP/1.1 with
+   connections kept alive (`--http 1.0`: a new connection for every page, as the tests' server does).
+3. Runs, `--repeat` rounds, interleaved (the order reversed every other round: crawl, alone; alone, crawl; ...):
+   - the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
+     politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
+     `--crawl-workers` (NEWSDEDUPE_EXTRACT_WORKERS: 0 = extraction in the reactor's thread), sampling the RSS
+     of its process tree; CPU time from `getrusage`: the crawl's own process (reactor) and the extraction
+     workers it joins, apart;
+   - extraction alone (`crawler.extraction.extract_article`) over the same pages with a pool of `--workers`
+     processes.
 
-Prints one table: pages/s, CPU ms per page and peak memory of each, and the ratio crawl / extraction alone.
+The machine is shared: one pair says little. Prints a row per run (pages/s, CPU ms per page, peak memory, the
+load average before it), then per crawl configuration the ratio crawl / extraction alone of each round (both
+measured minutes apart at most) and their median, which is the figure to quote.
 """
 from __future__ import annotations
 
@@ -34,9 +40,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _psutil() -> Any:
+    try:
+        import psutil
+    except ImportError:
+        raise SystemExit("bench/crawl.py samples memory with psutil: pip install psutil") from None
+    return psutil
 
 # --- the generated site ------------------------------------------------------------------------------------
 # Invented places, people and organisations; sentences are assembled from these parts, so pages differ.
@@ -218,8 +230,14 @@ allow = ['^{base}/{outlet}/news/']
 
 
 # --- serving -----------------------------------------------------------------------------------------------
-def _serve(root: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _serve(root: str, queue: mp.Queue, http: str = "1.1") -> None:  # type: ignore[type-arg]
+    from http.server import BaseHTTPRequestHandler
+
     from crawler.sitesrv import FixtureSite
+
+    # HTTP/1.1 (this process only): connections kept alive, as any real web server does; every response of
+    # FixtureSite has a Content-Length. HTTP/1.0: a new connection per page, as the tests' server.
+    BaseHTTPRequestHandler.protocol_version = f"HTTP/{http}"
 
     site = FixtureSite(root).start()
     queue.put(site.base_url)
@@ -233,20 +251,24 @@ def _crawl_child(outlets_file: str, db: str, base_url: str, report: str, workers
 
     result = run_crawl(CrawlOptions(outlets_file=outlets_file, db=db, allow_private=True, base_url=base_url,
                                     polite=False, log_level="ERROR", extract_workers=int(workers)))
+    # The crawl's own CPU (its reactor thread and helper threads) apart from its extraction workers', which
+    # it joined when the spider closed.
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_main"] = own.ru_utime + own.ru_stime
+    result["cpu_workers"] = kids.ru_utime + kids.ru_stime
     Path(report).write_text(json.dumps(result), encoding="utf-8")
 
 
-def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
-    """(RSS of the process, RSS of it and all its descendants), bytes; records each descendant's CPU seconds
-    in `cpu` (for inspection; the crawl's rusage already includes the workers it joined)."""
+def tree_rss(proc: Any) -> tuple[int, int]:
+    """(RSS of the psutil process, RSS of it and all its descendants), bytes."""
+    psutil = _psutil()
     try:
         own = proc.memory_info().rss
         total = own
         for child in proc.children(recursive=True):
             try:
                 total += child.memory_info().rss
-                t = child.cpu_times()
-                cpu[child.pid] = t.user + t.system
             except psutil.Error:
                 pass
         return own, total
@@ -262,11 +284,10 @@ def run_crawl_measured(outlets_file: Path, db: Path, base_url: str, work: Path, 
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--crawl-child", str(outlets_file), str(db), base_url,
                              str(report), str(workers)], cwd=REPO)
-    ps = psutil.Process(proc.pid)
+    ps = _psutil().Process(proc.pid)
     peak_own = peak_tree = 0
-    descendants: dict[int, float] = {}
     while proc.poll() is None:
-        own, total = tree_rss(ps, descendants)
+        own, total = tree_rss(ps)
         peak_own, peak_tree = max(peak_own, own), max(peak_tree, total)
         time.sleep(0.1)
     wall = time.perf_counter() - t0
@@ -280,10 +301,11 @@ def run_crawl_measured(outlets_file: Path, db: Path, base_url: str, work: Path, 
     langs = dict(conn.execute("SELECT language, count(*) FROM articles GROUP BY language").fetchall())
     statuses = dict(conn.execute("SELECT status, count(*) FROM urls GROUP BY status").fetchall())
     conn.close()
-    # The crawl joins its extraction workers when it closes, so their CPU is in its children's rusage; the
-    # sampled figures are only a fallback for descendants nobody waited for (none with spawned workers).
+    child = json.loads(report.read_text(encoding="utf-8"))
+    # The crawl joins its extraction workers when it closes, so their CPU is in its children's rusage.
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"pages": stored, "wall": wall, "cpu": cpu, "peak_own": peak_own, "peak_tree": peak_tree,
+    return {"pages": stored, "wall": wall, "cpu": cpu, "cpu_main": child["cpu_main"],
+            "cpu_workers": child["cpu_workers"], "peak_own": peak_own, "peak_tree": peak_tree,
             "languages": langs, "url_states": statuses}
 
 
@@ -311,7 +333,7 @@ def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: in
         t1 = time.perf_counter()
         futures = pool.map(_extract_one, jobs, chunksize=8)
         ok = 0
-        me = psutil.Process()
+        me = _psutil().Process()
         for i, status in enumerate(futures):
             ok += status == "ok"
             if i % 200 == 0:
@@ -320,6 +342,36 @@ def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: in
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"pages": len(jobs), "ok": ok, "wall": t2 - t0, "wall_warm": t2 - t1, "cpu": cpu, "peak_tree": peak}
+
+
+# --- the schedule and the summary ----------------------------------------------------------------------------
+ALONE = "alone"
+
+
+def schedule(repeat: int, crawl_workers: list[int]) -> list[list[Any]]:
+    """The runs of each round: every crawl configuration and extraction alone, interleaved, the order reversed
+    every other round (A B, B A, ...), so a slow spell of the shared machine does not always hit the same one."""
+    runs: list[Any] = [*crawl_workers, ALONE]
+    return [runs if r % 2 == 0 else runs[::-1] for r in range(repeat)]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("median of nothing")
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def pair_ratios(rounds: list[dict[Any, dict[str, Any]]], workers: int) -> list[float]:
+    """Per round, crawl pages/s over extraction-alone pages/s (both measured in that round)."""
+    out = []
+    for r in rounds:
+        crawl, alone = r.get(workers), r.get(ALONE)
+        if crawl and alone and crawl["wall"] > 0 and alone["wall"] > 0:
+            out.append((crawl["pages"] / crawl["wall"]) / (alone["pages"] / alone["wall"]))
+    return out
 
 
 def main() -> None:
@@ -333,8 +385,14 @@ def main() -> None:
     ap.add_argument("--keep", help="generate the site here and keep it, or reuse the one generated there with the "
                                    "same --pages and --outlets (default: a temporary folder)")
     ap.add_argument("--skip-alone", action="store_true", help="only the crawl")
-    ap.add_argument("--crawl-workers", default="0,2",
-                    help="NEWSDEDUPE_EXTRACT_WORKERS of each crawl to run (0: extraction in the reactor's thread)")
+    ap.add_argument("--crawl-workers", default="2",
+                    help="NEWSDEDUPE_EXTRACT_WORKERS of each crawl to run, e.g. 0,2 (0: extraction in the "
+                         "reactor's thread)")
+    ap.add_argument("--http", choices=["1.1", "1.0"], default="1.1",
+                    help="the site server's HTTP version: 1.1 keeps connections alive (as real web servers do), "
+                         "1.0 opens one per page")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds; each runs every crawl and extraction alone once, interleaved")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="newsdedupe-bench-crawl-"))
     site_root = work / "site"
@@ -356,54 +414,75 @@ def main() -> None:
               f"{platform.python_version()}")
         print(f"site: {len(articles)} article pages in {args.outlets} outlets, HTML {min(sizes) // 1024}-"
               f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), "
-              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s"))
+              + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s")
+              + f"; served over HTTP/{args.http}" + (" (connections kept alive)" if args.http == "1.1" else
+                                                      " (a connection per page)"),
+              flush=True)
         ctx = mp.get_context("spawn")
         queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-        server = ctx.Process(target=_serve, args=(str(site_root), queue), daemon=True)
+        server = ctx.Process(target=_serve, args=(str(site_root), queue, args.http), daemon=True)
         server.start()
         base_url = queue.get(timeout=60)
-        server_ps = psutil.Process(server.pid)
-        loads = [os.getloadavg()[0]]
-        crawls = []
-        for w in [int(x) for x in args.crawl_workers.split(",") if x]:
-            cpu0 = server_ps.cpu_times()
-            crawl = run_crawl_measured(outlets_file, work / f"store-{w}.sqlite3", base_url, work, w)
-            cpu1 = server_ps.cpu_times()
-            crawl["server_cpu"] = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-            crawl["workers"] = w
-            crawls.append(crawl)
-            loads.append(os.getloadavg()[0])
-        alone = None if args.skip_alone else extraction_alone(articles, base_url, args.workers)
-        loads.append(os.getloadavg()[0])
+        server_ps = _psutil().Process(server.pid)
+        crawl_workers = [int(x) for x in args.crawl_workers.split(",") if x]
+        plan = schedule(args.repeat, crawl_workers)
+        if args.skip_alone:
+            plan = [[x for x in r if x != ALONE] for r in plan]
+        rounds: list[dict[Any, dict[str, Any]]] = []
+        mb = 1024 * 1024
+        print()
+        print("| round | run | load (1 min) before | pages | wall s | pages/s | CPU ms/page: all (main + workers) "
+              "| peak RSS MB |")
+        print("|---|---|---|---|---|---|---|---|")
+        for number, runs in enumerate(plan, start=1):
+            results: dict[Any, dict[str, Any]] = {}
+            for what in runs:
+                load = os.getloadavg()[0]
+                if what == ALONE:
+                    res: dict[str, Any] = extraction_alone(articles, base_url, args.workers)
+                    label = f"extraction alone, {args.workers} processes"
+                    cpu = f"{res['cpu'] / res['pages'] * 1000:.1f}"
+                    rss = f"{res['peak_tree'] / mb:.0f} in all workers"
+                else:
+                    cpu0 = server_ps.cpu_times()
+                    res = run_crawl_measured(outlets_file, work / f"store-{what}.sqlite3", base_url, work, what)
+                    cpu1 = server_ps.cpu_times()
+                    res["server_cpu"] = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+                    label = "crawl, extraction in the reactor thread" if what == 0 else \
+                        f"crawl, {what} extraction workers"
+                    n = max(1, res["pages"])
+                    cpu = (f"{res['cpu'] / n * 1000:.1f} ({res['cpu_main'] / n * 1000:.1f} + "
+                           f"{res['cpu_workers'] / n * 1000:.1f})")
+                    rss = f"{res['peak_own'] / mb:.0f} main, {res['peak_tree'] / mb:.0f} in all"
+                    if res["pages"] != len(articles):
+                        print(f"WARNING: the crawl stored {res['pages']} of {len(articles)} pages; URL states "
+                              f"{res['url_states']}")
+                res["load"] = load
+                results[what] = res
+                print(f"| {number} | {label} | {load:.1f} | {res['pages']} | {res['wall']:.1f} | "
+                      f"{res['pages'] / res['wall']:.1f} | {cpu} | {rss} |", flush=True)
+            rounds.append(results)
         server.terminate()
         server.join()
-        mb = 1024 * 1024
-        for crawl in crawls:
-            print(f"crawl with {crawl['workers']} extraction workers: stored {crawl['pages']} articles; languages "
-                  f"{crawl['languages']}; URL states {crawl['url_states']}; the site server used "
-                  f"{crawl['server_cpu']:.1f} s CPU ({crawl['server_cpu'] / max(1, crawl['pages']) * 1000:.1f} "
-                  "ms/page), not counted below")
-        print("load average (1 min) of the machine before, between and after the runs: "
-              + ", ".join(f"{x:.1f}" for x in loads))
         print()
-        print("| run | pages | wall s | pages/s | CPU ms/page | peak RSS MB |")
-        print("|---|---|---|---|---|---|")
-        for crawl in crawls:
-            what = "extraction in the reactor thread" if crawl["workers"] == 0 else \
-                f"extraction in {crawl['workers']} worker processes"
-            crawl["rate"] = crawl["pages"] / crawl["wall"]
-            print(f"| crawl (fetch, extract, language, store), {what} | {crawl['pages']} | {crawl['wall']:.1f} | "
-                  f"{crawl['rate']:.1f} | {crawl['cpu'] / max(1, crawl['pages']) * 1000:.1f} | "
-                  f"{crawl['peak_own'] / mb:.0f} main, {crawl['peak_tree'] / mb:.0f} in all |")
-        if alone:
-            rate = alone["pages"] / alone["wall"]
-            print(f"| extraction alone, {args.workers} processes | {alone['pages']} | {alone['wall']:.1f} | {rate:.1f} | "
-                  f"{alone['cpu'] / alone['pages'] * 1000:.1f} | {alone['peak_tree'] / mb:.0f} in all workers |")
-            print()
-            for crawl in crawls:
-                print(f"crawl with {crawl['workers']} workers / extraction alone: {crawl['rate'] / rate:.2f} "
-                      "(goal >= 0.80)")
-            print(f"extraction alone after its workers' start-up: {alone['pages'] / alone['wall_warm']:.1f} pages/s")
+        for w in crawl_workers:
+            crawls = [r[w] for r in rounds if w in r]
+            print(f"crawl with {w} extraction workers: stored {crawls[-1]['pages']} articles; languages "
+                  f"{crawls[-1]['languages']}; URL states {crawls[-1]['url_states']}; the site server used "
+                  f"{median([c['server_cpu'] / max(1, c['pages']) * 1000 for c in crawls]):.1f} ms CPU per page "
+                  "(median), not counted above")
+            main_ms = [c["cpu_main"] / max(1, c["pages"]) * 1000 for c in crawls]
+            print(f"  main process CPU per page: median {median(main_ms):.2f} ms (rounds: "
+                  + ", ".join(f"{x:.2f}" for x in main_ms) + ")")
+            if not args.skip_alone:
+                ratios = pair_ratios(rounds, w)
+                print("  crawl / extraction alone, per round: " + ", ".join(f"{x:.2f}" for x in ratios)
+                      + f"; median **{median(ratios):.2f}** (goal >= 0.80), min {min(ratios):.2f}, "
+                      f"max {max(ratios):.2f}")
+        if not args.skip_alone:
+            alone = [r[ALONE] for r in rounds]
+            print("extraction alone after its workers' start-up, pages/s: "
+                  + ", ".join(f"{a['pages'] / a['wall_warm']:.1f}" for a in alone))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
