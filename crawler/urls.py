@@ -31,7 +31,9 @@ def canonicalize(url: str) -> str:
         netloc = f"{parts.username}@{netloc}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
     path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    # Whitespace before a dropped fragment (`.../a \x0c#top`) would end the URL; stripped, so that
+    # canonicalising the result again gives the same URL.
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), "")).strip()
 
 
 _NOT_ARTICLE_PATH = re.compile(

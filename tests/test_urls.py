@@ -85,3 +85,9 @@ def test_looks_like_article_accepts_article_urls(url: str) -> None:
 )
 def test_looks_like_article_rejects_other_pages(url: str) -> None:
     assert not looks_like_article(url)
+
+
+def test_whitespace_before_a_dropped_fragment_does_not_end_the_url() -> None:
+    # found by hypothesis (tests/test_properties.py): '0\x0c#' gave '0\x0c', which canonicalised to '0'
+    assert canonicalize("0\x0c#") == canonicalize("0") == "0"
+    assert canonicalize("https://a.example/story \t#top") == "https://a.example/story"
