@@ -47,7 +47,7 @@ def _psutil() -> Any:
     try:
         import psutil
     except ImportError:
-        raise SystemExit("bench/crawl.py samples memory with psutil: pip install psutil") from None
+        raise SystemExit("bench/crawl.py samples memory with psutil: pip install -e '.[bench]'") from None
     return psutil
 
 # --- the generated site ------------------------------------------------------------------------------------
