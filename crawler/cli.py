@@ -190,7 +190,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     of_topic = f" of topic {topic}" if topic else ""
     _say(f"group: {n_articles} articles{of_topic} -> {n_stories} stories -> {n_events} events "
          f"({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}); "
-         f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links; "
+         f"{result.near_duplicate_links} near-duplicate links, {result.event_links} event links"
+         f"{' among those regrouped' if grouping is not None and grouping.incremental else ''}; "
          f"{time.monotonic() - t0:.1f}s; wrote {path}")
     if result.lsh_index is not None:
         _say(f"shared LSH index {result.lsh_index}: {result.lsh_inserted} signatures added")
