@@ -28,7 +28,8 @@ from scipy.sparse import csr_matrix
 
 from dedupe.anchors import is_year, numbers
 from dedupe.config import GroupingConfig
-from dedupe.normalize import normalise_for_matching, tokens
+from dedupe.normalize import normalise_for_matching
+from dedupe.pairs import following_pairs, unique_codes
 
 _EN_STOP = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -434,16 +435,11 @@ def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int,
         arr, d = arr[order], d[order]
         lo = np.searchsorted(d, d - window, side="left")
         hi = np.searchsorted(d, d + window, side="right")
-        pos = np.arange(len(arr))
         ok = (hi - lo) <= window_cap
-        counts = np.where(ok, hi - pos - 1, 0)
-        total = int(counts.sum())
-        if total:
-            first = np.repeat(pos, counts)
-            second = first + 1 + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-            keep = ok[second]  # the partner's window must not be crowded either
-            a, b = arr[first[keep]], arr[second[keep]]
-            parts.append(np.stack([np.minimum(a, b), np.maximum(a, b)]))
+        first, second = following_pairs(np.where(ok, hi - np.arange(len(arr)) - 1, 0))
+        keep = ok[second]  # the partner's window must not be crowded either
+        a, b = arr[first[keep]], arr[second[keep]]
+        parts.append(np.stack([np.minimum(a, b), np.maximum(a, b)]))
     if not parts:
         return np.zeros((2, 0), dtype=np.int64)
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
@@ -456,27 +452,13 @@ def _candidate_pairs(
     """Every pair (i < j) of stories sharing a posting list and able to share an event (`_windowed_pairs`),
     each pair once, sorted: (all i, all j).
 
-    A pair is encoded as i * n + j in one int64; numpy makes and deduplicates the pairs (8 bytes each, where
-    a set of tuples took over 100).
+    A pair is encoded as i * n + j in one int64 (`dedupe.pairs`).
     """
     if days is None:
         days = np.full(n, -1, dtype=np.int64)
     cap = cap if cap is not None else candidate_cap(n)
-    blocks: list[np.ndarray] = []
-    pending: list[np.ndarray] = []
-    pending_size = 0
-    for ids in posting_lists:
-        pair = _windowed_pairs(np.asarray(ids, dtype=np.int64), days, window, cap)
-        pending.append(pair[0] * n + pair[1])
-        pending_size += pair.shape[1]
-        if pending_size > 20_000_000:  # deduplicate as we go, so duplicates never pile up in memory
-            blocks.append(np.unique(np.concatenate(pending)))
-            pending, pending_size = [], 0
-    if pending:
-        blocks.append(np.unique(np.concatenate(pending)))
-    if not blocks:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    codes = np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
+    pairs = (_windowed_pairs(np.asarray(ids, dtype=np.int64), days, window, cap) for ids in posting_lists)
+    codes = unique_codes(pair[0] * n + pair[1] for pair in pairs)
     return codes // n, codes % n
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from dedupe.config import GroupingConfig
+from dedupe.pairs import following_pairs, unique_codes
 from dedupe.unionfind import UnionFind
 
 if TYPE_CHECKING:
@@ -95,66 +96,6 @@ def candidate_lists(
     return out
 
 
-def _runs_pairs(order: np.ndarray, same_as_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of positions within runs of equal keys: `order` lists items by key, `same_as_next[k]` says
-    whether item order[k] has the same key as order[k + 1]. Returns (first, second) items of each pair."""
-    m = len(order)
-    # The end (exclusive) of each position's run: the next position whose predecessor differs.
-    breaks = np.flatnonzero(~same_as_next) + 1  # run starts after these positions
-    ends = np.append(breaks, m)
-    run_end = np.repeat(ends, np.diff(np.concatenate(([0], ends))))
-    pos = np.arange(m)
-    counts = run_end - pos - 1
-    total = int(counts.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    first = np.repeat(pos, counts)
-    second = first + 1 + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-    return order[first], order[second]
-
-
-def band_candidate_pairs(matrix: np.ndarray, signed: np.ndarray, config: GroupingConfig) -> np.ndarray:
-    """Candidate pairs of MinHash LSH, computed in memory with numpy: documents whose signatures agree on every
-    row of at least one band (`config.bands` bands of `config.rows` rows, as datasketch's `MinHashLSH` bands
-    them, so the candidates are the ones its `query` gives). Returns the pairs as codes i * n + j (i < j),
-    sorted and unique.
-
-    `matrix`: one signature per row (n x num_perm, uint32); `signed`: which rows hold a signature. Per band
-    the rows are sorted by their values (exact: no hashing of the band) and each run of equal bands gives
-    its pairs: some hundred bytes per document, where a datasketch index in memory keeps a Python set member
-    per band and document (42 per document), which does not fit in memory at a million documents.
-    """
-    n = len(matrix)
-    idx = np.flatnonzero(signed)
-    if len(idx) < 2:
-        return np.zeros(0, dtype=np.int64)
-    blocks: list[np.ndarray] = []
-    pending: list[np.ndarray] = []
-    pending_size = 0
-    for b in range(config.bands):
-        band = matrix[idx, b * config.rows:(b + 1) * config.rows].astype(np.uint64)
-        # Pack the rows into 64-bit words (two 32-bit values a word), then sort by all words.
-        words = [band[:, k] << np.uint64(32) | (band[:, k + 1] if k + 1 < band.shape[1] else np.uint64(0))
-                 for k in range(0, band.shape[1], 2)]
-        order = np.lexsort(words[::-1])
-        same = np.ones(len(order) - 1, dtype=bool)
-        for w in words:
-            ws = w[order]
-            same &= ws[1:] == ws[:-1]
-        first, second = _runs_pairs(order, np.append(same, False))
-        a, c = idx[first], idx[second]
-        pending.append(np.minimum(a, c) * n + np.maximum(a, c))
-        pending_size += len(a)
-        if pending_size > 20_000_000:
-            blocks.append(np.unique(np.concatenate(pending)))
-            pending, pending_size = [], 0
-    if pending:
-        blocks.append(np.unique(np.concatenate(pending)))
-    if not blocks:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(blocks)) if len(blocks) > 1 else blocks[0]
-
-
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -168,6 +109,42 @@ def _band_keys(matrix: np.ndarray, band: int, rows: int) -> np.ndarray:
             key = (key ^ block[:, k]) * _MIX
             key ^= key >> np.uint64(29)
     return key
+
+
+def _runs_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of items with equal keys, as (first, second) item positions."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    # Each position's run ends (exclusive) at the next position whose key differs.
+    ends = np.append(np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1, len(keys))
+    run_end = np.repeat(ends, np.diff(np.concatenate(([0], ends))))
+    first, second = following_pairs(run_end - np.arange(len(keys)) - 1)
+    return order[first], order[second]
+
+
+def band_candidate_pairs(matrix: np.ndarray, signed: np.ndarray, config: GroupingConfig) -> np.ndarray:
+    """Candidate pairs of MinHash LSH, computed in memory with numpy: documents whose signatures agree on every
+    row of at least one band (`config.bands` bands of `config.rows` rows, as datasketch's `MinHashLSH` bands
+    them, so the candidates are the ones its `query` gives). Returns the pairs as codes i * n + j (i < j),
+    sorted and unique.
+
+    `matrix`: one signature per row (n x num_perm, uint32); `signed`: which rows hold a signature. Per band
+    the documents are sorted by their band's key and each run of equal keys gives its pairs: some hundred
+    bytes per document, where a datasketch index in memory keeps a Python set member per band and document
+    (42 per document), which does not fit in memory at a million documents.
+    """
+    n = len(matrix)
+    idx = np.flatnonzero(signed)
+    if len(idx) < 2:
+        return np.zeros(0, dtype=np.int64)
+    signed_rows = matrix[idx]
+
+    def band_codes(b: int) -> np.ndarray:
+        first, second = _runs_pairs(_band_keys(signed_rows, b, config.rows))
+        a, c = idx[first], idx[second]
+        return np.minimum(a, c) * n + np.maximum(a, c)
+
+    return unique_codes(band_codes(b) for b in range(config.bands))
 
 
 def band_matches(stored: np.ndarray, query: np.ndarray, config: GroupingConfig) -> np.ndarray:
