@@ -82,6 +82,7 @@ def group_store(
         reserved: set[str] = set()
         stored_count = 0
         new_signatures: dict[str, StoredSignature] = {}
+        new_records: list[ArticleRecord] = []
         if incremental:
             days = {aid: _day(d) for aid, d in store.article_days().items()}
             stored_count = len(days)
@@ -91,7 +92,6 @@ def group_store(
             new_records = records_from_store(store, ids={a for a in days if a not in previous})
             partners, new_signatures = archive_partners(
                 new_records, store.signature_data(config.signature_fingerprint()), config)
-            del new_records
             selection = nightly_selection(days, previous, config.rolling_window_days, touched=labelled | partners)
             del days
             if progress:
@@ -101,7 +101,11 @@ def group_store(
             kept = {a: previous[a] for a in selection if a in previous}
             reserved = {x for a, ids in previous.items() if a not in kept for x in ids}
             previous = kept
-        records = records_from_store(store, since, topic, ids=selection)
+        if selection is None:
+            records = records_from_store(store, since, topic)
+        else:  # the new articles are loaded already
+            records = new_records + records_from_store(store, ids=selection - {r.id for r in new_records})
+            del new_records
         ids = [r.id for r in records]
         stored = {
             aid: StoredSignature(fp, th, size, data)

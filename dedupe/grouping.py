@@ -188,11 +188,8 @@ def archive_partners(
         The candidate partners' ids (grouping confirms or rejects them) and the new articles' signatures,
         which `group` then reuses instead of computing them again.
     """
-    fingerprint = config.signature_fingerprint()
-    items = [(r.text or r.title or "", r.language or detect_language(r.text, r.title).language) for r in new]
-    computed = _run_chunks(_signature_chunk, list(_chunks(items)), _worker_count(len(items)), config)
-    signatures = {r.id: StoredSignature(fingerprint, text_hash(r), size, data)  # type: ignore[misc]
-                  for r, (size, data) in zip(new, computed)}
+    signed = _sign([(r, _language(r)[0]) for r in new], config, _worker_count(len(new)))
+    signatures = {r.id: s for r, s in zip(new, signed)}
     query = np.array([np.frombuffer(s.data, dtype=np.uint32) for s in signatures.values() if s.data is not None],
                      dtype=np.uint32).reshape(-1, config.num_perm)
     partners: set[str] = set()
@@ -217,6 +214,23 @@ def archive_partners(
             flush()
     flush()
     return partners, signatures
+
+
+def _language(r: ArticleRecord) -> tuple[str | None, str]:
+    """(language, how decided): the record's own, else detected."""
+    if r.language:
+        return r.language, "input"
+    d = detect_language(r.text, r.title)
+    return d.language, d.source
+
+
+def _sign(items: Sequence[tuple[ArticleRecord, str | None]], config: GroupingConfig, workers: int
+          ) -> list[StoredSignature]:
+    """The signature of each (record, language), with what tells later runs whether it is still valid."""
+    fingerprint = config.signature_fingerprint()
+    texts = [(r.text or r.title or "", language) for r, language in items]
+    computed = _run_chunks(_signature_chunk, list(_chunks(texts)), workers, config)
+    return [StoredSignature(fingerprint, text_hash(r), size, data) for (r, _l), (size, data) in zip(items, computed)]
 
 
 def text_hash(record: ArticleRecord) -> str:
@@ -263,13 +277,7 @@ def group(
     records = sorted(records, key=_sort_key)
     n = len(records)
 
-    languages: dict[str, tuple[str | None, str]] = {}
-    for r in records:
-        if r.language:
-            languages[r.id] = (r.language, "input")
-        else:
-            d = detect_language(r.text, r.title)
-            languages[r.id] = (d.language, d.source)
+    languages = {r.id: _language(r) for r in records}
 
     say(f"signatures for {n} articles")
     workers = _worker_count(n)
@@ -296,14 +304,12 @@ def group(
         r = records[i]
         return shingle_sequence(r.text or r.title or "", languages[r.id][0], config)
 
-    items = [(records[i].text or records[i].title or "", languages[records[i].id][0]) for i in todo]
-    computed = _run_chunks(_signature_chunk, list(_chunks(items)), workers, config)
-    del items
-    for i, (size, data) in zip(todo, computed):
-        if data is not None:
-            matrix[i] = np.frombuffer(data, dtype=np.uint32)
+    computed = _sign([(records[i], languages[records[i].id][0]) for i in todo], config, workers)
+    for i, sig in zip(todo, computed):
+        if sig.data is not None:
+            matrix[i] = np.frombuffer(sig.data, dtype=np.uint32)
             signed[i] = True
-        new_signatures[records[i].id] = StoredSignature(fingerprint, hashes[i], size, data)
+        new_signatures[records[i].id] = sig
     del computed
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
