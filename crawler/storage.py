@@ -725,10 +725,8 @@ class Store:
 
     def texts(self, ids: Iterable[str]) -> dict[str, str]:
         """Article id -> text, for the ids that are stored."""
-        ids = list(ids)
         out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+        for chunk in _chunked(list(ids)):
             q = f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
             out.update((r["id"], r["text"]) for r in self._run(q, chunk))
         return out

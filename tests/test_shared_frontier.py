@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURE_SITE, TESTS, finish_cli, read_jsonl, run_cli, start_cli
+from conftest import FIXTURE_SITE, TESTS, finish_cli, outlet_toml, read_jsonl, run_cli, start_cli
 
 from crawler.redisconf import store_namespace
 from crawler.sitesrv import FixtureSite
@@ -60,17 +60,8 @@ def combined_site(root: Path) -> Path:
 def outlets_file(site: FixtureSite, path: Path) -> Path:
     """The fixture outlets (no delays: a local server) and the Courier."""
     text = site.render("outlets.toml").replace("deny = []", "deny = []\ndownload_delay = 0\nconcurrency = 1")
-    text += f"""
-[[outlet]]
-id = "courier"
-name = "Port Ellery Courier"
-domains = ["127.0.0.1"]
-languages = ["en"]
-feeds = ["{site.base_url}/many/rss.xml"]
-allow = ['/many/news/\\d{{4}}/']
-download_delay = 0
-concurrency = 1
-"""
+    text += "\n" + outlet_toml("courier", feeds=[f"{site.base_url}/many/rss.xml"], allow=[r"/many/news/\d{4}/"],
+                               download_delay=0, concurrency=1)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -276,16 +267,8 @@ def killed_crawler(request: pytest.FixtureRequest, redis_server: str, tmp_path_f
     shutil.copytree(MANY, site_root)
     with FixtureSite(site_root, delay=0.3) as site:
         outlets = work / "outlets.toml"
-        outlets.write_text(f"""[[outlet]]
-id = "courier"
-name = "Port Ellery Courier"
-domains = ["127.0.0.1"]
-languages = ["en"]
-feeds = ["{site.base_url}/rss.xml"]
-allow = ['/news/\\d{{4}}/']
-download_delay = 0
-concurrency = 2
-""", encoding="utf-8")
+        outlets.write_text(outlet_toml("courier", feeds=[f"{site.base_url}/rss.xml"], allow=[r"/news/\d{4}/"],
+                                       download_delay=0, concurrency=2), encoding="utf-8")
         args = crawl_args(outlets, runs.db, work / "out", redis_server)
         first = start_cli(*args)
         deadline = time.monotonic() + 120
