@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -541,36 +542,126 @@ def _after_headline(body: str, tree: Any, title: str | None, size: int = 400) ->
     return None
 
 
-# A Chinese byline: 作者：陈晓岚, 记者 周嘉敏, 文/林若谷, 本报记者 王一鸣 李文; names of two to four Han characters.
+# A Chinese byline: 作者：陈晓岚, 记者 周嘉敏, 文/林若谷, 本报记者 王一鸣 李文, 执笔人：X; names of two to four Han
+# characters.
 _CJK_BYLINE = re.compile(
-    r"(?:(?:作者|记者|記者|撰文|撰稿|编译|編譯)(?:\s*[:：/／]\s*|\s+)|(?<![\u4e00-\u9fff])文\s*[:：/／]\s*)"
-    r"((?:[\u4e00-\u9fff·]{2,4})(?:\s*[、，,\s]\s*[\u4e00-\u9fff·]{2,4}){0,3})(?![\u4e00-\u9fff])"
+    r"(?:(?:作者|记者|記者|撰文|撰稿|编译|編譯|执笔人|執筆人|执笔|執筆)(?:\s*[:：/／]\s*|\s+)"
+    r"|(?<![\u4e00-\u9fff])文\s*[:：/／]\s*)"
+    r"((?:[\u4e00-\u9fff·]{2,4})(?:\s*[、，,\s]\s*[\u4e00-\u9fff·]{2,4}){0,5})(?![\u4e00-\u9fff])"
+)
+# Bylines without a separator or label, told by what closes them: 记者马俊峰/文, 本报记者罗科苏盈发自北京,
+# （姚峰 上海报道）, a portal's bracketed name before its source: [ 黄宇 ] 来源：国际金融报, a forum's 本贴由 X 于....
+_CJK_BYLINE_CLOSED = re.compile(
+    r"(?:记者|記者)([\u4e00-\u9fff·]{2,4}?)\s*(?:[/／]\s*文|发自|發自|报道|報道|摄|攝)"
+    r"|[（(]\s*([\u4e00-\u9fff·]{2,4})\s+[\u4e00-\u9fff]{2,6}(?:报道|報道)\s*[）)]"
+    r"|[\[【]\s*([\u4e00-\u9fff·]{2,4})\s*[\]】][^\u4e00-\u9fffA-Za-z0-9]{0,4}(?:来源|來源)"
+    # a forum post's credit: 本贴由 大卫 于2005年8月12日16:12:21在〖 版名 〗发表
+    r"|本[贴帖貼]由\s*([^\s:：]{1,20}?)\s*于\s*(?:19|20)\d{2}"
 )
 _NOT_A_NAME = re.compile(
     r"^(?:报道|報道|摄影|攝影|编辑|編輯|来源|來源|发自|發自|通讯员|通訊員|本报|本報|责任|責任|联系|聯繫|博客|文章|资料|資料)"
     r"|(?:编辑|編輯|记者|記者|资料|資料|文章|博客|手记|手記)$"
 )
+_BLOCK_TAGS = frozenset(
+    "p div td th li dd dt h1 h2 h3 h4 h5 h6 blockquote pre section article header footer table tr ul ol center"
+    .split()
+)
+
+
+def _byline_block(tree: Any, name: str) -> str | None:
+    """The text of the block element (paragraph, cell, div...) that holds `name` in the page, on one line;
+    None when no single text node holds it."""
+    for node in tree.xpath("//body//text()[contains(., $n)]", n=name):
+        el = node.getparent()
+        if el is None:
+            continue
+        if node.is_tail:  # text after an element belongs to that element's parent
+            el = el.getparent() if el.getparent() is not None else el
+        while el is not None and not (isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS):
+            el = el.getparent()
+        if el is not None:
+            return " ".join(el.text_content().split())
+    return None
+
+
+def _byline_names(zone: str, m: re.Match[str], tree: Any) -> list[str]:
+    """The names a byline match credits: the first one, and the others only when they are printed in the same
+    paragraph or cell as the first (a byline at the end of a body is followed by the page's next block: 记者
+    刘涛 | 最新动态) and are not a label (作者：芊草凡凡 时间：...)."""
+    group = next(g for g in m.groups() if g)
+    names = [n for n in re.split(r"[、，,\s]+", group) if n and not _NOT_A_NAME.search(n)]
+    if len(names) > 1 and re.match(r"\s*[:：]", zone[m.end(m.lastindex or 1):]):
+        names.pop()  # the last "name" is the next field's label
+    if len(names) > 1:
+        block = _byline_block(tree, names[0])
+        names = names[:1] + [n for n in names[1:] if block is not None and n in block]
+    return list(dict.fromkeys(names))
 
 
 def _byline_authors(body: str, tree: Any, title: str | None, text: str) -> tuple[str, ...]:
-    """Authors named in a Chinese byline: next to the headline, else right after the body's last line (or the
-    line before it: a photo caption may close the body) (（记者 张三）, 本报记者 李四), else just before its first
-    line, else a 作者： label anywhere."""
-    zones = [_after_headline(body, tree, title, 200) or ""]
+    """Authors named in a Chinese byline, looked for where bylines are printed, in this order: next to the
+    headline; next to the page's publication stamp (date and time, 2004年7月16日08:19 [ 黄宇 ] 来源：...); at the end
+    of the body (its last characters, or right after its last line or the line before it: a photo caption may
+    close the body) (（记者 张三）, 本报记者 李四, 执笔人：...); just before its first line; after a 作者： label
+    anywhere; and last, a byline that only its closing words tell (（姚峰 上海报道）) anywhere from the body's
+    first line to just after its last (as long as the body, and a little more, when its last line is not found
+    in the page's text as it is)."""
+    labelled = (_CJK_BYLINE, _CJK_BYLINE_CLOSED)
+    zones: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(_after_headline(body, tree, title, 200) or "", labelled)]
+    if (stamp := _STAMP.search(body)) is not None:
+        zones.append((body[stamp.start() : stamp.start() + 80], labelled))
+    zones.append((text[-80:], labelled))
     lines = [" ".join(ln.split()) for ln in text.split("\n") if len(ln.strip()) >= 8]
+    end = -1
     for last in lines[-1:-3:-1]:  # the last line, or the one before a closing photo caption
         if (pos := body.find(last[-20:])) >= 0:
-            zones.append(body[pos : pos + 140])
-    if lines and (pos := body.find(lines[0][:20])) > 0:
-        zones.append(body[max(0, pos - 150) : pos])
-    zones.append(body[m.start() :] if (m := re.search(r"作者\s*[:：]", body)) else "")
-    for zone in zones:
-        m = _CJK_BYLINE.search(zone)
-        if m is not None:
-            names = [n for n in re.split(r"[、，,\s]+", m.group(1)) if n and not _NOT_A_NAME.match(n)]
-            if names:
-                return tuple(dict.fromkeys(names))
+            zones.append((body[pos : pos + 140], labelled))
+            end = max(end, pos + 140)
+    start = body.find(lines[0][:20]) if lines else -1
+    if start > 0:
+        zones.append((body[max(0, start - 150) : start], labelled))
+    zones.append((body[m.start() :] if (m := re.search(r"作者\s*[:：]", body)) else "", labelled))
+    if start >= 0:
+        end = max(end, start + len(" ".join(text.split())) + 300)
+        zones.append((body[start:end], (_CJK_BYLINE_CLOSED,)))
+    for zone, patterns in zones:
+        for pattern in patterns:
+            m = pattern.search(zone)
+            if m is not None and (names := _byline_names(zone, m, tree)):
+                return tuple(names)
     return ()
+
+
+# What a page's author metadata may carry besides names: a label (作者：, By), a link text (■ 该作者文章).
+_AUTHOR_LABEL = re.compile(r"^\s*(?:作\s*者\s*[:：/／]?|文\s*[:：/／]|by\b\s*:?)\s*", re.IGNORECASE)
+# Sentence punctuation, a field label, or a run of Han characters longer than any name (期货与外汇市场的金融资讯).
+_NOT_NAMES = re.compile(r"[。！？!?：:]|[\u4e00-\u9fff]{11,}")
+_WEB_ADDRESS = re.compile(r"\b(?:https?|www|com|net|org)\b", re.IGNORECASE)
+_SPACED_HAN_NAME = re.compile(r"[\u4e00-\u9fff](?:\s+[\u4e00-\u9fff]){1,3}")
+
+
+def _meta_authors(raw: str, metas: dict[tuple[str, str], str]) -> tuple[str, ...]:
+    """The authors in a page's author metadata, cleaned: a scholarly page's `citation_author` over its
+    `author` (which names the publisher there), nothing when it credits the page's software (its `generator`:
+    Discuz! Team) or reads as a sentence or a description, no label or symbol, and a Chinese name spaced out
+    to align it (赵  培) written as one word."""
+    raw = _meta(metas, "citation_author", "citation_authors") or raw
+    product = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", _meta(metas, "generator") or "")}
+    out: list[str] = []
+    if _NOT_NAMES.search(_AUTHOR_LABEL.sub("", raw)):
+        return ()  # a description or a comment, not names
+    parts = re.split(r";|,|，|\band\b|、", raw)
+    if product and any(product & {w.lower() for w in re.findall(r"[A-Za-z]{3,}", part)} for part in parts):
+        return ()  # the page's software credited as its author (Discuz! Team and Comsenz UI Team)
+    for part in parts:
+        name = _AUTHOR_LABEL.sub("", part).strip()
+        if (not name or any(unicodedata.category(c).startswith("S") for c in name) or "文章" in name
+                or _NOT_A_NAME.search(name) or _WEB_ADDRESS.search(name)):  # a role (实习记者), a site
+            continue
+        if _SPACED_HAN_NAME.fullmatch(name):
+            name = "".join(name.split())
+        out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 # A labelled date written day and month first, year last: 发布日期： 9/17/2004 5:54:13 AM, Posted 17/09/2004.
@@ -771,7 +862,7 @@ def extract_article(
 
     authors: tuple[str, ...] = ()
     if page_meta.author:
-        authors = tuple(a.strip() for a in re.split(r";|,|\band\b|、", page_meta.author) if a.strip())
+        authors = _meta_authors(page_meta.author, metas)
     if not authors and HAN_RE.search(text[:200]):
         authors = _byline_authors(visible, tree, title, text)
 

@@ -225,3 +225,71 @@ def test_chinese_byline_authors() -> None:
     rec = extract_article(REPORTER_AT_END, "http://127.0.0.1:8123/news/choir.html")
     assert rec.authors == ("何嘉欣",)
     assert "何嘉欣" not in rec.text and rec.text.endswith("帮忙摆放椅子和谱架。")
+
+
+def _portal_page(byline_html: str, *, head: str = "", closing: str = "", after: str = "") -> str:
+    """A made-up portal article with `byline_html` under its headline, `closing` after its last paragraph and
+    `after` (a sidebar) after the article."""
+    return f"""<html><head><title>河畔公园增设夜间照明 - 南桥晚报</title>{head}</head><body>
+<div class="nav"><a href="/">首页</a> | <a href="/news/">新闻</a></div>
+<h1>河畔公园增设夜间照明</h1>
+<div class="info">{byline_html}</div>
+<div class="article">
+<p>南桥区河畔公园的夜间照明工程上周完成，沿河步道新装了八十多盏节能路灯，晚上散步和跑步的市民明显多了起来。</p>
+<p>公园管理处表示，新路灯会在晚上十一点后自动调暗，以减少对附近住户和河边鸟类的影响，管理处也会继续收集市民的意见。</p>
+{closing}</div>
+{after}
+<div class="foot">版权所有 南桥晚报</div></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("byline", "closing", "authors"),
+    [
+        ("2025-03-02 09:15 来源：南桥晚报", "<p>南桥晚报记者周文涛/文</p>", ("周文涛",)),
+        ("2025-03-02 09:15 本报记者欧阳思远发自南桥", "", ("欧阳思远",)),
+        ("2025-03-02 09:15 来源：南桥晚报", "<p>（梁启文 南桥报道）</p>", ("梁启文",)),
+        ("2025年3月2日09:15 [ 黄慧珊 ]&nbsp;来源：[ 南桥晚报 ]", "", ("黄慧珊",)),
+        ("2025-03-02 09:15", "<p>执笔人：林嘉 陈一凡 何思雨 赵明 许可 马立</p>",
+         ("林嘉", "陈一凡", "何思雨", "赵明", "许可", "马立")),
+        ("本贴由 晚风 于2025年3月2日09:15:07在〖 城市生活 〗发表", "", ("晚风",)),
+    ],
+    ids=["reporter-slash-wen", "reporter-fazi", "parenthesised-report", "bracketed-before-source", "zhibiren",
+         "forum-credit"],
+)
+def test_chinese_bylines_told_by_their_closing_words(byline: str, closing: str, authors: tuple[str, ...]) -> None:
+    rec = extract_article(_portal_page(byline, closing=closing), "http://127.0.0.1:8123/news/lights.html")
+    assert rec.authors == authors
+
+
+def test_byline_names_stop_at_the_next_block_and_at_a_label() -> None:
+    """A reporter credited at the end of the body is followed by the page's next block (a sidebar heading):
+    that heading is not a second author; nor is the label of the field after a name (时间：)."""
+    sidebar = "<div class=\"side\"><h2>最新动态</h2><ul><li><a href=\"/n/1\">南桥区公布春季植树安排</a></li></ul></div>"
+    rec = extract_article(_portal_page("2025-03-02 09:15", closing="<p>记者 刘思源</p>", after=sidebar),
+                          "http://127.0.0.1:8123/news/lights.html")
+    assert rec.authors == ("刘思源",)
+    rec = extract_article(_portal_page("2025-03-02 09:15", closing="<p>本报记者 王一鸣 李文</p>", after=sidebar),
+                          "http://127.0.0.1:8123/news/lights.html")
+    assert rec.authors == ("王一鸣", "李文")
+    forum = '<b>作者：</b><a href="/u/1">芊芊细雨</a> &nbsp;<b>时间：</b>2025-03-02 19:13:18'
+    rec = extract_article(_portal_page(forum), "http://127.0.0.1:8123/news/lights.html")
+    assert rec.authors == ("芊芊细雨",)
+
+
+@pytest.mark.parametrize(
+    ("head", "authors"),
+    [
+        ('<meta name="citation_authors" content="赵  培"><meta name="author" content="中文期刊,某某出版社">', ("赵培",)),
+        ('<meta name="generator" content="Discuz! X3.4"><meta name="author" content="Discuz! Team and Comsenz UI Team">',
+         ()),
+        ('<meta name="author" content="南桥网 提供本地新闻、生活服务与房产资讯以及便民查询等综合服务">', ()),
+        ('<meta name="author" content="作者： 周嘉敏">', ("周嘉敏",)),
+        ('<meta name="author" content="实习记者, 何子健">', ("何子健",)),
+    ],
+    ids=["citation-author-over-publisher", "software-credit", "description", "label", "role"],
+)
+def test_author_metadata_is_cleaned(head: str, authors: tuple[str, ...]) -> None:
+    """What pages put in their author metadata besides names gives no author (and the byline is looked for
+    instead: this page has none)."""
+    rec = extract_article(_portal_page("2025-03-02 09:15", head=head), "http://127.0.0.1:8123/news/lights.html")
+    assert rec.authors == authors
