@@ -15,8 +15,8 @@ from typing import Any
 
 import lxml.html
 import trafilatura
-from lxml import etree
 from htmldate import find_date
+from lxml import etree
 
 from crawler.encoding import binary_kind, decode_html
 from dedupe.chinese import HAN_RE
@@ -562,10 +562,10 @@ _NOT_A_NAME = re.compile(
     r"^(?:报道|報道|摄影|攝影|编辑|編輯|来源|來源|发自|發自|通讯员|通訊員|本报|本報|责任|責任|联系|聯繫|博客|文章|资料|資料)"
     r"|(?:编辑|編輯|记者|記者|资料|資料|文章|博客|手记|手記)$"
 )
-_BLOCK_TAGS = frozenset(
-    "p div td th li dd dt h1 h2 h3 h4 h5 h6 blockquote pre section article header footer table tr ul ol center"
-    .split()
-)
+_BLOCK_TAGS = frozenset((
+    "p", "div", "td", "th", "li", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section",
+    "article", "header", "footer", "table", "tr", "ul", "ol", "center",
+))
 
 
 def _byline_block(tree: Any, name: str) -> str | None:
