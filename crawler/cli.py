@@ -411,7 +411,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     from crawler.evaluation import run_extraction_eval
 
-    return run_extraction_eval(args.path, report=getattr(args, "report", None), limit=args.limit, progress=_progress)
+    return run_extraction_eval(args.path, report=getattr(args, "report", None), limit=args.limit, progress=_progress,
+                               via_crawl=getattr(args, "via_crawl", False))
 
 
 def cmd_not_yet(what: str, issue: int) -> int:
@@ -544,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="labelled articles file (grouping) or folder (neardup, extraction)")
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
     p.add_argument("--report", help="extraction: also write a Markdown report to this file")
+    p.add_argument("--via-crawl", action="store_true",
+                   help="extraction: serve the pages from 127.0.0.1 (text/html, no charset), crawl them with "
+                        "`crawl --urls` and score the stored records next to the direct extraction")
     p.add_argument("--encoder", choices=["e5"], help="grouping, pairs: " + ENCODER_HELP)
 
     p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")

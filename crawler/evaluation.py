@@ -19,14 +19,23 @@ token sequence equals the truth):
 The main metric is `shingle` for the English set and `shingle_cjk` for the Chinese sets. Pages are given to
 our extractor as bytes (it decodes them) and to the baseline, `trafilatura.extract(bytes, url=...,
 include_comments=False)`, the same way; both are timed in the same run.
+
+`--via-crawl` scores what a user's crawl stores instead of calling the extractor: every page is served from
+127.0.0.1 as `text/html` with no charset (what the pages' own servers often send, and how issue 4's held-out
+check serves them), fetched with `newsdedupe crawl --urls` (the same spider, middlewares, extraction workers and
+store, without politeness delays), and the stored records are scored; the table then shows `ours` (direct) and
+`crawl` side by side and the pages where the two records differ.
 """
 from __future__ import annotations
 
 import gzip
 import json
 import logging
+import multiprocessing
 import re
+import sqlite3
 import statistics
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -313,6 +322,56 @@ def run_trafilatura(body: bytes, url: str, metadata: bool = True) -> Run:
 
 
 EXTRACTORS: dict[str, Callable[..., Run]] = {"ours": run_ours, "trafilatura": run_trafilatura}
+CRAWL = "crawl"  # not a per-page extractor: every page of a set goes through one crawl (`crawl_runs`)
+
+
+def _crawl_child(urls: str, db: str) -> None:
+    """Run in a spawned process: Twisted's reactor runs once per process."""
+    from crawler.runner import CrawlOptions, run_crawl
+
+    run_crawl(CrawlOptions(outlets_file=None, db=db, urls=urls, allow_private=True, polite=False))
+
+
+def crawl_runs(kind: str, pages: list[Page]) -> list[Run]:
+    """Each page's record as `newsdedupe crawl --urls` stores it, the pages served from 127.0.0.1 as
+    `text/html` with no charset. A page the crawl did not store gives an empty run (status `not stored`)."""
+    from crawler.sitesrv import FixtureSite
+
+    with tempfile.TemporaryDirectory(prefix="newsdedupe-eval-") as tmp:
+        site = Path(tmp) / "site"
+        (site / kind).mkdir(parents=True)
+        names = [f"{i:05d}.html" for i in range(len(pages))]  # page ids may hold characters a URL would escape
+        for name, page in zip(names, pages):
+            (site / kind / name).write_bytes(page.read())
+        db = str(Path(tmp) / "store.sqlite3")
+        with FixtureSite(site, validators=False) as server:
+            urls = [f"{server.base_url}/{kind}/{name}" for name in names]
+            url_file = Path(tmp) / "urls.txt"
+            url_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
+            t0 = time.perf_counter()
+            child = multiprocessing.get_context("spawn").Process(target=_crawl_child, args=(str(url_file), db))
+            child.start()
+            child.join()
+            seconds = (time.perf_counter() - t0) / max(1, len(pages))
+        if child.exitcode != 0:
+            raise RuntimeError(f"the crawl of {kind}'s pages exited with {child.exitcode}")
+        con = sqlite3.connect(db)
+        con.row_factory = sqlite3.Row
+        try:
+            stored = {r["url"]: r for r in con.execute(
+                "SELECT u.url AS url, a.* FROM urls u JOIN articles a ON a.id = u.article_id")}
+        finally:
+            con.close()
+    runs = []
+    for url in urls:
+        r = stored.get(url)
+        if r is None:
+            runs.append(Run("", seconds, status="not stored"))
+            continue
+        meta = json.loads(r["meta"] or "{}")
+        runs.append(Run(r["text"] or "", seconds, r["published"], tuple(json.loads(r["authors"] or "[]")),
+                        r["language"], r["extraction_status"], r["title"], declared=meta.get("declared_language")))
+    return runs
 
 
 def select(pages: list[Page], limit: int | None = None, every: int = 1) -> list[Page]:
@@ -327,9 +386,15 @@ def evaluate_set(kind: str, folder: Path, extractors: tuple[str, ...] = ("ours",
     """Score the extractors on one labelled set; returns summary figures and per-page results."""
     pages = select(load_pages(folder, kind), limit, every)
     per_page: list[dict[str, Any]] = []
+    direct = [name for name in extractors if name != CRAWL]
+    crawled: list[Run] = []
+    if CRAWL in extractors and pages:
+        if progress:
+            progress(f"{kind}: crawling {len(pages)} pages served from 127.0.0.1")
+        crawled = crawl_runs(kind, pages)
     if pages:  # warm-up (imports, models, caches) outside the timings
         body = pages[0].read()
-        for name in extractors:
+        for name in direct:
             EXTRACTORS[name](body, pages[0].url)
     for i, page in enumerate(pages, 1):
         if progress and (i == 1 or i % 25 == 0):
@@ -337,7 +402,7 @@ def evaluate_set(kind: str, folder: Path, extractors: tuple[str, ...] = ("ours",
         body = page.read()
         row: dict[str, Any] = {"id": page.id, "page": page, "runs": {}}
         for name in extractors:  # same page, one after the other: both see the same warm caches
-            run = EXTRACTORS[name](body, page.url)
+            run = crawled[i - 1] if name == CRAWL else EXTRACTORS[name](body, page.url)
             run.scores = page_scores(page.truth, run.text)
             row["runs"][name] = run
         per_page.append(row)
@@ -550,13 +615,31 @@ def format_markdown(results: list[dict[str, Any]], command: str | None = None) -
     return "\n".join(out) + "\n"
 
 
+def crawl_differences(result: dict[str, Any]) -> list[str]:
+    """Ids of the pages whose crawled record differs from the direct extraction's (text, date, authors,
+    language, status or title)."""
+    def key(run: Run) -> tuple[Any, ...]:
+        return (run.text, run.published, run.authors, run.language, run.status, run.title)
+
+    return [row["id"] for row in result["per_page"]
+            if "ours" in row["runs"] and CRAWL in row["runs"] and key(row["runs"]["ours"]) != key(row["runs"][CRAWL])]
+
+
 def run_extraction_eval(path: str, report: str | None = None, limit: int | None = None,
-                        progress: Callable[[str], None] | None = None) -> int:
-    """The `eval extraction` command: print the table; write a Markdown report with `--report FILE`."""
-    results = evaluate_extraction(path, limit=limit, progress=progress)
+                        progress: Callable[[str], None] | None = None, via_crawl: bool = False) -> int:
+    """The `eval extraction` command: print the table; write a Markdown report with `--report FILE`;
+    `via_crawl`: score what `newsdedupe crawl --urls` stores next to the direct extraction."""
+    extractors = ("ours", CRAWL) if via_crawl else ("ours", "trafilatura")
+    results = evaluate_extraction(path, extractors=extractors, limit=limit, progress=progress)
     print(format_text(results), flush=True)
+    for res in results if via_crawl else []:
+        differ = crawl_differences(res)
+        print(f"{res['kind']}: crawled records that differ from the direct extraction: {len(differ)} of "
+              f"{res['pages']}" + (f" ({', '.join(d[:12] for d in differ[:10])}"
+                                   f"{', ...' if len(differ) > 10 else ''})" if differ else ""), flush=True)
     if report:
-        command = f"newsdedupe eval extraction {path}" + (f" --limit {limit}" if limit else "")
+        command = (f"newsdedupe eval extraction {path}" + (f" --limit {limit}" if limit else "")
+                   + (" --via-crawl" if via_crawl else ""))
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(format_markdown(results, command), encoding="utf-8")
         print(f"report written to {report}", flush=True)
