@@ -871,8 +871,12 @@ def extract_article(
 
     meta = {"declared_language": declared, "keywords": list(hints.keywords)} if hints.keywords else {"declared_language": declared}
     og_type = (_meta(metas, "og:type") or "").lower()
-    if og_type in ("website", "profile", "video.other", "music.song") and published_source not in (
-        "page-metadata", "page-time"
+    # A page that calls itself a website, profile or media page is not an article unless the page itself is
+    # dated (an about page is not, nor is a section page that a feed dated; an encyclopedia entry, a video page
+    # with its story written out, a CMS that marks every page `website` are) and has an article's length of
+    # text that is not its links (a home or tag page's few teasers are not).
+    if og_type in ("website", "profile", "video.other", "music.song") and (
+        published_source in (None, "feed-or-sitemap") or link_list or not _is_long_enough(text)
     ):
         status = "not_article"
     elif _looks_like_consent_wall(tree, text):

@@ -81,6 +81,34 @@ def test_index_about_and_tag_pages_are_not_articles(rel: str) -> None:
     assert extract(rel).status == "not_article"
 
 
+WEBSITE_TYPED_ARTICLE = """<html lang="en"><head><meta charset="utf-8"><title>Harbour ferry pier reopens | Lantau Ledger</title>
+<meta property="og:type" content="website"></head><body>
+<nav><a href="/">Home</a> <a href="/island">Island</a> <a href="/transport">Transport</a></nav>
+<h1>Harbour ferry pier reopens after six months of repairs</h1>
+<p class="byline">By Grace Tam, 12 March 2025 08:30</p>
+<p>The ferry pier at Mui Wo reopened on Tuesday morning after six months of repairs to its piles and deck, and the
+first sailing to Central left on time with about two hundred passengers on board, most of them commuters.</p>
+<p>Engineers replaced forty of the pier's concrete piles, which had cracked after two typhoons in a row, and laid a
+new deck with a rough finish so that it is less slippery in the rain, the transport department said.</p>
+<p>During the works passengers boarded from a temporary pontoon a few minutes' walk away. Shop owners near the pier
+said business had fallen by a third and they hoped the reopening would bring their customers back by the summer.</p>
+<p>The department said it would inspect the island's other piers this year and publish a timetable for any repairs
+that were needed, starting with the two smallest piers on the south coast.</p>
+</body></html>"""
+
+
+def test_a_dated_article_on_a_page_typed_website_is_an_article() -> None:
+    """Many CMSs mark every page og:type=website: a page with its own date and an article's text is an article
+    (an undated about page, or a home or tag page with a few teasers, is not: the test above)."""
+    rec = extract_article(WEBSITE_TYPED_ARTICLE.encode(), f"{BASE}/en/2025/03/12/pier.html")
+    assert rec.status == "ok"
+    assert rec.published and rec.published.startswith("2025-03-12")
+    undated = WEBSITE_TYPED_ARTICLE.replace("By Grace Tam, 12 March 2025 08:30", "By Grace Tam")
+    assert extract_article(undated.encode(), f"{BASE}/en/pier.html").status == "not_article"
+    fed = extract_article(undated.encode(), f"{BASE}/en/pier.html", Hints(published="2025-03-12T08:30:00+08:00"))
+    assert fed.status == "not_article"  # a date from a feed or sitemap is not the page's own
+
+
 @pytest.mark.parametrize("page", [b"", b"   \n  ", b"<html><head><title>x</title></head><body></body></html>"])
 def test_empty_page_has_no_text(page: bytes) -> None:
     rec = extract_article(page, f"{BASE}/en/2025/10/05/empty.html")
