@@ -185,6 +185,26 @@ def test_cli_eval_extraction_prints_a_table_and_writes_a_report(tmp_path: Path) 
     assert text.startswith("# Extraction evaluation") and "| scrapinghub-aeb | ours |" in text
 
 
+def test_eval_via_crawl_scores_what_the_crawl_stores(tmp_path: Path) -> None:
+    """--via-crawl serves the pages from 127.0.0.1 (text/html, no charset: the GBK page has none anywhere),
+    crawls them with `crawl --urls` and scores the stored records: the same figures as the direct extraction
+    when the crawl stores what extract_article gives; a page that is not an article is not stored and scores
+    as an empty text."""
+    _synthetic_sets(tmp_path / "data")
+    wce = tmp_path / "data" / "chinese-wce"
+    about = "<html><head><title>关于我们</title></head><body><p>联系我们</p></body></html>"
+    (wce / "original" / "u2.html").write_bytes(about.encode("gbk"))
+    (wce / "cleaned" / "u2.txt").write_text("本站简介", encoding="utf-8")
+    proc = run_cli("eval", "extraction", wce, "--via-crawl", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines() if line.startswith("chinese-wce  ")}
+    assert set(rows) == {"ours", "crawl"}
+    recall = rows["ours"][5]  # the article's recall is the same; the other page's is 0 both ways
+    assert float(recall) > 0.4 and rows["crawl"][5] == recall
+    assert rows["ours"][11] == "0" and rows["crawl"][11] == "1"  # "no text": the not-an-article page is not stored
+    assert "crawled records that differ from the direct extraction: 1 of 2 (u2)" in proc.stdout
+
+
 # --- the shared labelled pages ----------------------------------------------------------------------------
 # Figures of our extractor on the full developer splits (docs/extraction-eval.md), rounded down; the
 # floors live with the others in tests/quality_floors.json.
