@@ -386,8 +386,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "grouping":
         from dedupe.evaluate import evaluate_grouping_file
 
-        report = evaluate_grouping_file(args.path, config)
-        print(json.dumps(report, indent=2))
+        report = evaluate_grouping_file(args.path, config, mistakes=args.mistakes)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
     if args.what == "pairs":
         from dedupe.evaluate import evaluate_pairs
@@ -545,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="neardup: only the first N documents of each language")
     p.add_argument("--report", help="extraction: also write a Markdown report to this file")
     p.add_argument("--encoder", choices=["e5"], help="grouping, pairs: " + ENCODER_HELP)
+    p.add_argument("--mistakes", action="store_true",
+                   help="grouping: also list every true event split over several events and every event that "
+                        "merges several true ones, with their articles")
 
     p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")
     p.add_argument("action", choices=["import"])
