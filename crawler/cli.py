@@ -387,7 +387,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from dedupe.evaluate import evaluate_grouping_file
 
         report = evaluate_grouping_file(args.path, config, mistakes=args.mistakes)
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json.dumps(report, indent=2))
         return 0
     if args.what == "pairs":
         from dedupe.evaluate import evaluate_pairs
