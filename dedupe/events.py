@@ -536,7 +536,7 @@ def link_evidence(
         return (*shared, *encoder)
     vi, vj = vectors[link.a], vectors[link.b]
     terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
-    return (*shared, *[t.removeprefix("ne:") for t in terms_shared], *encoder)
+    return (*shared, *dict.fromkeys(t.removeprefix("ne:") for t in terms_shared), *encoder)  # a name and its word once
 
 
 def event_clusters(
