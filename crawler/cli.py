@@ -386,7 +386,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "grouping":
         from dedupe.evaluate import evaluate_grouping_file
 
-        report = evaluate_grouping_file(args.path, config)
+        report = evaluate_grouping_file(args.path, config, mistakes=args.mistakes)
         print(json.dumps(report, indent=2))
         return 0
     if args.what == "pairs":
@@ -549,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extraction: serve the pages from 127.0.0.1 (text/html, no charset), crawl them with "
                         "`crawl --urls` and score the stored records next to the direct extraction")
     p.add_argument("--encoder", choices=["e5"], help="grouping, pairs: " + ENCODER_HELP)
+    p.add_argument("--mistakes", action="store_true",
+                   help="grouping: also list every true event split over several events and every event that "
+                        "merges several true ones, with their articles")
 
     p = sub.add_parser("labels", help="import labellers' decisions (a Label Studio JSON or JSON-MIN export)")
     p.add_argument("action", choices=["import"])

@@ -95,6 +95,10 @@ def _number_matches(t: str) -> Iterator[re.Match[str]]:
             pos = m.end() if m.end() > m.start() else m.end() + 1
 
 
+# Chinese writes quantities without separators: `2000部` (2,000 cameras) is a quantity, `2000年` a year.
+_MEASURE = frozenset("部个個名宗人件台輛辆架支座间間家项項条條次元张張份位所")
+
+
 def numbers(text: str) -> list[tuple[str, bool]]:
     """All numbers in `text` as (canonical value, is_year) in order of appearance; numbers below 10 skipped."""
     t = unicodedata.normalize("NFKC", text)
@@ -110,7 +114,8 @@ def numbers(text: str) -> list[tuple[str, bool]]:
             # The common case, a plain integer: no Decimal needed.
             value = int(arabic)
             if value >= 10:
-                out.append((str(value), len(arabic) == 4 and 1900 <= value <= 2100))
+                end = m.end("arabic")
+                out.append((str(value), len(arabic) == 4 and 1900 <= value <= 2100 and t[end:end + 1] not in _MEASURE))
             continue
         else:
             raw = _SEPARATORS.sub("", arabic) if not arabic.isdigit() else arabic

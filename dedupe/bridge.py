@@ -18,11 +18,16 @@ _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsee\b.*|\bvariant of\
                           re.IGNORECASE)
 _WORD = re.compile(r"[a-z]+")
 MAX_GLOSSES = 2
+# CC-CEDICT's own shorthand in glosses ("to do sth", "abbr. for ..."), not words of the meaning.
+_GLOSS_STOP = frozenset({"abbr", "sth", "etc", "lit", "fig", "esp"})
 
 
 @lru_cache(maxsize=1)
 def _cedict() -> dict[str, tuple[str, ...]]:
-    """Simplified headword -> English content words of its first glosses; {} when the package is missing."""
+    """Simplified headword -> English content words of its first glosses; {} when the package is missing.
+
+    A headword's common reading (lower-case pinyin) is preferred to a proper-noun one (capitalised pinyin:
+    a surname, a place's abbreviation), which the file lists first: 日 is "sun, day", not "abbr. for Japan"."""
     try:
         from importlib.resources import files
 
@@ -34,6 +39,7 @@ def _cedict() -> dict[str, tuple[str, ...]]:
     from dedupe.events import _EN_STOP, stem
 
     out: dict[str, tuple[str, ...]] = {}
+    proper: set[str] = set()  # headwords whose kept entry is a proper noun's
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
@@ -46,10 +52,16 @@ def _cedict() -> dict[str, tuple[str, ...]]:
         words: list[str] = []
         for gloss in glosses[:MAX_GLOSSES]:
             for w in _WORD.findall(_GLOSS_NOISE.sub(" ", gloss).lower()):
-                if len(w) >= 3 and w not in _EN_STOP:
+                if len(w) >= 3 and w not in _EN_STOP and w not in _GLOSS_STOP:
                     words.append(stem(w))
-        if words and simp not in out:  # the first entry of a headword is its commonest reading
+        is_proper = rest[:1].isupper()
+        # The first entry of a headword is its commonest reading, proper nouns aside.
+        if words and (simp not in out or (simp in proper and not is_proper)):
             out[simp] = tuple(dict.fromkeys(words))
+            if is_proper:
+                proper.add(simp)
+            else:
+                proper.discard(simp)
     return out
 
 

@@ -40,6 +40,11 @@ class GroupingConfig:
     # at 0.20 with 200 terms, on a plateau of 0.89-0.91 for 0.17-0.20).
     event_cosine: float = 0.2
     event_window_days: int = 10
+    # Reports of one happening appear within a few days of each other: a pair of stories dated more than
+    # `date_decay_start_days` apart scores less, linearly down to `date_decay_factor` times its score at
+    # `event_window_days` apart (a follow-up a week later, reusing the first report's words, is another event).
+    date_decay_start_days: int = 3
+    date_decay_factor: float = 0.5
     # Same-language pairs whose figures conflict: the cosine is multiplied by `number_conflict_factor` when both
     # carry non-year numbers and share none, and by `lead_conflict_factor` when both lead (headline, first
     # sentence) with figures the other never mentions. ECB+ dev: B-cubed F1 0.906 -> 0.927, look-alike merges
@@ -80,7 +85,8 @@ class GroupingConfig:
             )
         for name in ("story_jaccard", "story_prefix", "story_jaccard_chars", "story_prefix_chars", "story_containment", "story_containment_prefix",
                      "story_min_ratio", "event_cosine", "bridge_threshold", "strong_anchor_score",
-                     "number_conflict_factor", "lead_conflict_factor", "neutral_threshold", "encoder_weight"):
+                     "number_conflict_factor", "lead_conflict_factor", "neutral_threshold", "encoder_weight",
+                     "date_decay_factor"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name}={value} must be in (0, 1]; e.g. 0.5")
@@ -96,6 +102,8 @@ class GroupingConfig:
             raise ValueError(f"encoder={self.encoder!r} is unknown; use 'e5' or None")
         if self.event_window_days < 0:
             raise ValueError("event_window_days must be >= 0; use 10")
+        if self.date_decay_start_days < 0:
+            raise ValueError(f"date_decay_start_days={self.date_decay_start_days} must be >= 0; use 3")
         if self.rolling_window_days < self.event_window_days:
             raise ValueError(f"rolling_window_days={self.rolling_window_days} must be at least event_window_days="
                              f"{self.event_window_days}; use 14")

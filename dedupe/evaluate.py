@@ -91,20 +91,38 @@ def read_labelled(path: str | Path) -> tuple[list[ArticleRecord], dict[str, str]
     return records, gold, topic, problems
 
 
+def grouping_mistakes(gold: Mapping[str, str], predicted: Mapping[str, str]) -> dict[str, Any]:
+    """What went wrong, for reading: each true event split over several predicted events (its articles per
+    predicted event), and each predicted event holding several true ones (its articles per true event)."""
+    def by(outer: Mapping[str, str], inner: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
+        out: dict[str, dict[str, list[str]]] = {}
+        for aid in sorted(outer):
+            out.setdefault(outer[aid], {}).setdefault(inner[aid], []).append(aid)
+        return out
+
+    return {
+        "split": {g: parts for g, parts in by(gold, predicted).items() if len(parts) > 1},
+        "merged": {p: parts for p, parts in by(predicted, gold).items() if len(parts) > 1},
+    }
+
+
 def evaluate_grouping(records: Sequence[ArticleRecord], gold: Mapping[str, str], topic: Mapping[str, str],
-                      config: GroupingConfig | None = None) -> dict[str, Any]:
+                      config: GroupingConfig | None = None, mistakes: bool = False) -> dict[str, Any]:
     result = group(records, config)
     events = {m.article.id: e.event_id for e in result.events for m in e.members}
     stories = {m.article.id: m.story_id for e in result.events for m in e.members}
     report: dict[str, Any] = {"events": cluster_scores(gold, events), "stories": cluster_scores(gold, stories)}
     if topic:
         report["events"]["lookalike_merges"] = lookalike_merges(gold, events, topic)
+    if mistakes:
+        report["mistakes"] = grouping_mistakes(gold, events)
     return report
 
 
-def evaluate_grouping_file(path: str | Path, config: GroupingConfig | None = None) -> dict[str, Any]:
+def evaluate_grouping_file(path: str | Path, config: GroupingConfig | None = None, mistakes: bool = False
+                           ) -> dict[str, Any]:
     records, gold, topic, problems = read_labelled(path)
-    report = evaluate_grouping(records, gold, topic, config)
+    report = evaluate_grouping(records, gold, topic, config, mistakes)
     report["file"] = str(path)
     report["problems"] = [str(p) for p in problems]
     return report

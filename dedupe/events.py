@@ -380,7 +380,7 @@ def _score_pair(
     if encoder_sim is not None and lexical > 0:
         scaled = min(1.0, max(0.0, (encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor)))
         lexical = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
-    return method, lexical * factor
+    return method, lexical * factor * _date_factor(p, q, config)
 
 
 def _encode(profiles: Sequence[StoryProfile], config: GroupingConfig) -> np.ndarray | None:
@@ -536,7 +536,7 @@ def link_evidence(
         return (*shared, *encoder)
     vi, vj = vectors[link.a], vectors[link.b]
     terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
-    return (*shared, *[t.removeprefix("ne:") for t in terms_shared], *encoder)
+    return (*shared, *dict.fromkeys(t.removeprefix("ne:") for t in terms_shared), *encoder)  # a name and its word once
 
 
 def event_clusters(
@@ -697,6 +697,18 @@ def _lead_conflict(p: StoryProfile, q: StoryProfile) -> bool:
     """Both reports lead with specific figures and neither's figures appear anywhere in the other."""
     return bool(p.lead_anchors and q.lead_anchors and not (p.lead_anchors & q.anchors)
                 and not (q.lead_anchors & p.anchors))
+
+
+def _date_factor(p: StoryProfile, q: StoryProfile, config: GroupingConfig) -> float:
+    """How much the days between two stories lower their score: 1.0 within `date_decay_start_days` (or when
+    either is undated), then linearly down to `date_decay_factor` at `event_window_days` apart."""
+    if p.date is None or q.date is None:
+        return 1.0
+    days = abs((p.date - q.date).days)
+    start, end = config.date_decay_start_days, config.event_window_days
+    if days <= start or end <= start:
+        return 1.0
+    return 1.0 - (1.0 - config.date_decay_factor) * min(1.0, (days - start) / (end - start))
 
 
 def _number_conflict_factor(p: StoryProfile, q: StoryProfile, config: GroupingConfig) -> float:

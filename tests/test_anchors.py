@@ -39,6 +39,14 @@ def test_two_thousand_with_separator_is_not_a_year() -> None:
     assert numbers("警方增設二千部") == [("2000", False)]
 
 
+def test_chinese_quantity_without_separator_is_not_a_year() -> None:
+    """Chinese writes 2,000 cameras as `2000部`: a measure word after the number makes it a quantity."""
+    assert numbers("今年內增設2000部鏡頭") == [("2000", False)]
+    assert numbers("拘捕1999人") == [("1999", False)]
+    assert numbers("2000年") == [("2000", True)]
+    assert numbers("在2000年至2028年间") == [("2000", True), ("2028", True)]
+
+
 @pytest.mark.parametrize("text", ["by 2028", "2028年", "二〇二八年", "二零二八年"])
 def test_years(text: str) -> None:
     assert numbers(text) == [("2028", True)]

@@ -111,3 +111,15 @@ def test_read_labelled_reports_duplicate_ids(tmp_path: Path) -> None:
     assert [r.id for r in records] == ["a"]
     assert gold == {"a": "1"}
     assert [p.line for p in problems] == [2]
+
+
+def test_grouping_mistakes_lists_splits_and_merges() -> None:
+    from dedupe.evaluate import grouping_mistakes
+
+    gold = {"a": "g1", "b": "g1", "c": "g2", "d": "g3"}
+    predicted = {"a": "p1", "b": "p2", "c": "p2", "d": "p3"}
+    assert grouping_mistakes(gold, predicted) == {
+        "split": {"g1": {"p1": ["a"], "p2": ["b"]}},
+        "merged": {"p2": {"g1": ["b"], "g2": ["c"]}},
+    }
+    assert grouping_mistakes(gold, gold) == {"split": {}, "merged": {}}

@@ -189,3 +189,31 @@ def test_the_same_kind_of_happening_months_apart_is_another_event() -> None:
     assert len({*event_of(group([BIG, BIG_REWRITE])).values()}) == 1
     ev = event_of(group([BIG, later]))
     assert ev["big"] != ev[later.id]
+
+
+FIRST = ArticleRecord(
+    "first",
+    "Riverside council will close the old Elm Street bridge to cars from next month for repairs, the council said "
+    "on Monday. The bridge will stay open to pedestrians and cyclists, and buses will be diverted over the Mill "
+    "Lane crossing. Engineers found cracks in two of the bridge's supports during an inspection in the spring.",
+    "Riverside to close Elm Street bridge to cars for repairs", None, "en", "2025-05-05T09:00:00+00:00", "alpha",
+)
+FOLLOW_UP = ArticleRecord(
+    "follow_up",
+    "Traders in Riverside's old town asked the council on Tuesday for help with lost business, saying the planned "
+    "closure of the Elm Street bridge would keep shoppers away for months. Their association wants free parking "
+    "and a shuttle bus. The council said it would meet them next week.",
+    "Riverside traders seek help over bridge closure", None, "en", "2025-05-13T09:00:00+00:00", "beta",
+)
+
+
+def test_a_follow_up_a_week_later_is_another_event_and_the_same_pair_two_days_apart_one() -> None:
+    """Reports of one happening appear within a few days; a follow-up a week later reusing the first report's
+    words is scored lower by the days between them (without that, this pair merges)."""
+    assert event_of(group([FIRST, FOLLOW_UP]))["first"] != event_of(group([FIRST, FOLLOW_UP]))["follow_up"]
+    no_decay = GroupingConfig(date_decay_factor=1.0)
+    events = event_of(group([FIRST, FOLLOW_UP], no_decay))
+    assert events["first"] == events["follow_up"]
+    close = ArticleRecord(**{**FOLLOW_UP.__dict__, "published": "2025-05-07T09:00:00+00:00"})
+    events = event_of(group([FIRST, close]))
+    assert events["first"] == events["follow_up"]
