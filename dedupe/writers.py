@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import tempfile
@@ -24,10 +23,13 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _remove_orphans(path: Path) -> None:
-    """Delete temporary files for `path` left by a writer that was killed (its process no longer exists)."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+def _remove_orphans(directory: Path) -> None:
+    """Delete the temporary files (`.NAME.PID.RANDOM.tmp`) that writers killed before their rename left in
+    `directory`, whatever file they were writing: a run report has a new name every run, so its orphan would
+    never be written over."""
+    for tmp in directory.glob(".*.*.*.tmp"):
+        parts = tmp.name[: -len(".tmp")].rsplit(".", 2)
+        pid = parts[1] if len(parts) == 3 else ""
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -57,7 +59,7 @@ def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Write to a temporary file beside `path` and rename it into place only when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphans(path)
+    _remove_orphans(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
