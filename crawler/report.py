@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dedupe.writers import atomic_writer
-
 COLUMNS = ["discovered", "skipped_already_seen", "skipped_out_of_range", "fetched", "stored", "dropped", "errors"]
 # A topic crawl: distinct candidates seen, those skipped before fetching on topic evidence, pages whose full
 # text matched (stored with the topic) or not (rejected), and already stored articles newly tagged.
@@ -70,6 +68,8 @@ def outlet_table(counts: dict[str, dict[str, int]], topic: str | None = None) ->
 def write_run_report(report: dict[str, Any], runs_dir: str | Path) -> Path:
     runs = Path(runs_dir)
     path = runs / f"{report['started'].replace(':', '').replace('+0000', 'Z')}.json"
+    from dedupe.writers import atomic_writer  # here: it imports grouping, which a crawl never needs
+
     with atomic_writer(path) as fh:
         json.dump(report, fh, ensure_ascii=False, indent=2, default=str)
     return path

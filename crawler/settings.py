@@ -40,16 +40,35 @@ HTTPERROR_ALLOW_ALL = False
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubled for each further one
 RETRY_BACKOFF_MAX = 60.0
 
+# Every component below runs for every page, so those that do nothing for this crawl are switched off:
+# Scrapy's offsite filter (the spider sets no allowed_domains: it lets everything through), HTTP authentication
+# (no outlet needs a password), the depth counter (no DEPTH_LIMIT; the spider counts sitemap nesting in the
+# same `depth` meta key itself, which the counter overwrote for sitemaps found in robots.txt) and the check
+# for meta keys copied between requests (a developer's diagnostic). robots.txt, retries, redirects (HTTP and
+# meta refresh), compression, timeouts, the user agent, default headers, proxies, Referer, the URL length
+# limit and the download stats stay.
 DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt and everything else: never even ask a non-public address.
     "crawler.middlewares.PublicAddressMiddleware": 50,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
+STATS_CLASS = "crawler.stats.CrawlStats"
 EXTENSIONS = {
     "crawler.progress.TerminalProgress": 500,
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crawler.throttle.OutletAutoThrottle": 0,
+}
+# Scrapy's HTTP handler with a connection pool that keeps its connections (crawler/download.py).
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.download.KeepAliveHTTP11DownloadHandler",
+    "https": "crawler.download.KeepAliveHTTP11DownloadHandler",
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.TopicPipeline": 250,
