@@ -18,11 +18,14 @@ from dedupe.events import (
     event_clusters,
     language_family,
     link_evidence,
+    needs_bridge,
+    needs_neutral,
     score_story_pairs,
     story_profile,
 )
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
+from dedupe.profiles import ProfileBlock, ProfileTable, compact
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_signatures, signature_bytes
@@ -125,8 +128,10 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
-def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool) -> list[StoryProfile]:
-    return [story_profile(*item, bridge=bridge) for item in items]
+def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool, neutral: bool,
+                   keep_text: bool) -> list[ProfileBlock]:
+    """The compact profiles of a chunk of stories (one block): only numbers travel back from a worker."""
+    return [compact([story_profile(*item, bridge=bridge) for item in items], bridge, neutral, keep_text)]
 
 
 _T = TypeVar("_T")
@@ -134,15 +139,30 @@ _T = TypeVar("_T")
 
 def _run_chunks(fn: Callable[..., list[_T]], chunks: list[Sequence[Any]], workers: int, *args: object) -> list[_T]:
     """fn(chunk, *args) for every chunk, concatenated in order; in `workers` processes when > 1."""
-    if workers <= 1 or len(chunks) <= 1:
-        return [x for c in chunks for x in fn(c, *args)]
+    return list(_iter_chunks(fn, chunks, workers if len(chunks) > 1 else 0, *args))
+
+
+def _iter_chunks(fn: Callable[..., list[_T]], chunks: Iterable[Sequence[Any]], workers: int, *args: object
+                 ) -> Iterator[_T]:
+    """fn(chunk, *args) for every chunk, yielded in order as they are done (so the caller can fold them in
+    and drop them); in `workers` processes when > 1, with at most a few chunks per worker waiting."""
+    if workers <= 1:
+        for c in chunks:
+            yield from fn(c, *args)
+        return
     import multiprocessing
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned: the caller may have threads (a fork would copy their locks).
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, c, *args) for c in chunks]
-        return [x for f in futures for x in f.result()]
+        pending: deque[Any] = deque()
+        for c in chunks:
+            pending.append(pool.submit(fn, c, *args))
+            if len(pending) >= 4 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def nightly_selection(
@@ -336,21 +356,28 @@ def group(
                 best_pair[x] = (rank, y, p)
 
     say(f"profiles of {len(stories)} stories (events)")
-    seeds = [records[s[0]] for s in stories]
-    profile_items = [(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
-                     for si, seed in enumerate(seeds)]
+    def item_of(si: int) -> tuple[int, list[str], str | None, date | None]:
+        seed = records[stories[si][0]]
+        return si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date
+
     # Chinese stories need their dictionary English words when English stories are there to link with.
-    bridge = BRIDGED <= {language_family(item[2]) for item in profile_items}
-    profiles = _run_chunks(_profile_chunk, list(_chunks(profile_items)), _worker_count(len(stories)), bridge)
-    del seeds, profile_items
+    families = {language_family(languages[records[s[0]].id][0]) for s in stories}
+    bridge, neutral = needs_bridge(families), needs_neutral(families)
+    # The stories' texts are read a chunk at a time, as the workers take them (never all at once).
+    chunks = ([item_of(si) for si in range(start, min(start + _CHUNK, len(stories)))]
+              for start in range(0, len(stories), _CHUNK))
+    blocks = _iter_chunks(_profile_chunk, chunks, _worker_count(len(stories)), bridge, neutral, bool(config.encoder))
+    table = ProfileTable.build(blocks, BRIDGED if bridge else frozenset())
+    del chunks, blocks
     say("pairs of stories scored (events)")
-    scores = score_story_pairs(profiles, config)
+    scores = score_story_pairs(table, config)
     say(f"clustering {len(scores.links)} links (events)")
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
         len(stories), scores.links, config.event_cosine, story_cannot, story_must,
-        dates=[p.date for p in profiles], window_days=config.event_window_days,
+        dates=[date.fromordinal(d) if d > 0 else None for d in table.days.tolist()],
+        window_days=config.event_window_days,
     )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
@@ -359,8 +386,15 @@ def group(
     # Orient each event's tree of joining links from its first story so every story records the link that joined it.
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
+    full_profiles: dict[int, StoryProfile] = {}
+
+    def profile_of(si: int) -> StoryProfile:  # a linked story's profile with its strings, for the evidence
+        if si not in full_profiles:
+            full_profiles[si] = story_profile(*item_of(si), bridge=bridge)
+        return full_profiles[si]
+
     for lk in used_links:
-        evidence = link_evidence(lk, profiles, scores.vectors, scores.bridge, scores.neutral, scores.encoded)
+        evidence = link_evidence(lk, scores, profile_of)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
     for e in events_idx:
