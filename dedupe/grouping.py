@@ -388,10 +388,15 @@ def group(
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
     full_profiles: dict[int, StoryProfile] = {}
 
-    def profile_of(si: int) -> StoryProfile:  # a linked story's profile with its strings, for the evidence
-        if si not in full_profiles:
-            full_profiles[si] = story_profile(*item_of(si), bridge=bridge)
-        return full_profiles[si]
+    def profile_of(si: int) -> StoryProfile:
+        """A linked story's profile with its strings, for the evidence: its terms and numbers (a Chinese story's
+        dictionary words only if a bridged link asks for them); a few thousand kept at a time."""
+        found = full_profiles.get(si)
+        if found is None:
+            if len(full_profiles) >= 5000:
+                full_profiles.clear()
+            found = full_profiles[si] = story_profile(*item_of(si))
+        return found
 
     for lk in used_links:
         evidence = link_evidence(lk, scores, profile_of)
