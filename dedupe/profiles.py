@@ -16,8 +16,9 @@ weight where a story has more than `max_terms` terms: ties are broken by hash he
 """
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,17 +47,18 @@ class Bag:
     ptr: np.ndarray  # int64, len = stories + 1
 
     @staticmethod
-    def of(counters: Sequence[Iterable[tuple[str, int]]]) -> Bag:
-        hashes: list[int] = []
-        counts: list[int] = []
-        ptr = [0]
-        for items in counters:
-            for t, c in items:
-                hashes.append(term_hash(t))
-                counts.append(c)
-            ptr.append(len(hashes))
-        return Bag(np.array(hashes, dtype=np.uint64), np.minimum(np.array(counts, dtype=np.int64), _COUNT_MAX)
-                   .astype(np.uint32), np.array(ptr, dtype=np.int64))
+    def of(counters: Sequence[Mapping[str, int]]) -> Bag:
+        """The items of each story's {term: count} (hashed in C-level loops: a story has hundreds of terms)."""
+        import xxhash
+
+        sizes = np.fromiter(map(len, counters), dtype=np.int64, count=len(counters))
+        total = int(sizes.sum())
+        keys = itertools.chain.from_iterable(counters)
+        hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, keys)), dtype=np.uint64, count=total)
+        values = itertools.chain.from_iterable(c.values() for c in counters)
+        counts = np.fromiter(values, dtype=np.int64, count=total)
+        return Bag(hashes, np.minimum(counts, _COUNT_MAX).astype(np.uint32),
+                   np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
 
 @dataclass
@@ -82,28 +84,29 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
     from dedupe.anchors import is_year
     from dedupe.events import BRIDGED, neutral_counts
 
-    terms = Bag.of([p.terms.items() for p in profiles])
-    latin = np.array([t.isascii() and t.isalpha() for p in profiles for t in p.terms], dtype=bool)
+    terms = Bag.of([p.terms for p in profiles])
+    latin = np.fromiter(map(_plain_latin, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
+                        count=len(terms.hashes))
     bridge_bag = None
     if bridge:
         from dedupe.bridge import english_terms
 
-        counters: list[Iterable[tuple[str, int]]] = []
+        counters: list[Mapping[str, int]] = []
         for p in profiles:
             if p.family == "zh" and "zh" in BRIDGED:
                 c = Counter({t: n for t, n in p.terms.items() if t.isascii() and t.isalpha()})
                 c.update(p.english if p.english is not None else english_terms(p.text))
-                counters.append(c.items())
+                counters.append(c)
             else:
-                counters.append(())
+                counters.append({})
         bridge_bag = Bag.of(counters)
     neutral_bag = neutral_number = None
     if neutral:
         items = [neutral_counts(p) for p in profiles]
-        neutral_bag = Bag.of([c.items() for c in items])
+        neutral_bag = Bag.of(items)
         neutral_number = np.array([t.startswith("n:") for c in items for t in c], dtype=bool)
-    anchors = Bag.of([((a, 2 if is_year(a) else 1) for a in p.anchors) for p in profiles])
-    lead = Bag.of([((a, 1) for a in p.lead_anchors) for p in profiles])
+    anchors = Bag.of([{a: 2 if is_year(a) else 1 for a in p.anchors} for p in profiles])
+    lead = Bag.of([dict.fromkeys(p.lead_anchors, 1) for p in profiles])
     return ProfileBlock(
         [p.family for p in profiles],
         np.array([p.date.toordinal() if p.date else -1 for p in profiles], dtype=np.int64),
@@ -111,6 +114,10 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
         np.array([bool(p.quantities) for p in profiles], dtype=bool),
         [p.text for p in profiles] if keep_text else None,
     )
+
+
+def _plain_latin(term: str) -> bool:
+    return term.isascii() and term.isalpha()
 
 
 class Vocabulary:
