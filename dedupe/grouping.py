@@ -113,12 +113,6 @@ def _worker_count(n: int) -> int:
     return wanted if wanted > 1 else 0
 
 
-def _chunks(items: Sequence[object]) -> Iterator[Sequence[object]]:
-    size = _CHUNK
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _signature_chunk(
     items: Sequence[tuple[str, str | None]], config: GroupingConfig
 ) -> list[tuple[int, bytes | None]]:
@@ -135,11 +129,6 @@ def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None
 
 
 _T = TypeVar("_T")
-
-
-def _run_chunks(fn: Callable[..., list[_T]], chunks: list[Sequence[Any]], workers: int, *args: object) -> list[_T]:
-    """fn(chunk, *args) for every chunk, concatenated in order; in `workers` processes when > 1."""
-    return list(_iter_chunks(fn, chunks, workers if len(chunks) > 1 else 0, *args))
 
 
 def _iter_chunks(fn: Callable[..., list[_T]], chunks: Iterable[Sequence[Any]], workers: int, *args: object
@@ -248,8 +237,10 @@ def _sign(items: Sequence[tuple[ArticleRecord, str | None]], config: GroupingCon
           ) -> list[StoredSignature]:
     """The signature of each (record, language), with what tells later runs whether it is still valid."""
     fingerprint = config.signature_fingerprint()
-    texts = [(r.text or r.title or "", language) for r, language in items]
-    computed = _run_chunks(_signature_chunk, list(_chunks(texts)), workers, config)
+    # The texts are read a chunk at a time, as the workers take them (a million texts at once take gigabytes).
+    chunks = ([(r.text or r.title or "", language) for r, language in items[start:start + _CHUNK]]
+              for start in range(0, len(items), _CHUNK))
+    computed = _iter_chunks(_signature_chunk, chunks, workers if len(items) > _CHUNK else 0, config)
     return [StoredSignature(fingerprint, text_hash(r), size, data) for (r, _l), (size, data) in zip(items, computed)]
 
 
