@@ -17,6 +17,7 @@ import heapq
 import itertools
 import re
 import unicodedata
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from dedupe.anchors import is_year, numbers
 from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching
 from dedupe.pairs import following_pairs, unique_codes
-from dedupe.profiles import ProfileTable, Vectors, compact, row_dots, term_hash, tfidf
+from dedupe.profiles import ProfileTable, Vectors, compact, forget_run, row_dots, tfidf
 
 _EN_STOP = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "new", "one", "two", "three", "year", "years", "told", "say", "according", "including", "people", "time", "first", "last", "week", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms"]
@@ -191,7 +192,9 @@ def profile_table(profiles: Sequence[StoryProfile], keep_text: bool = False) -> 
     """The compact table of a list of profiles (`dedupe.profiles`)."""
     families = {p.family for p in profiles}
     bridge = needs_bridge(families)
-    block = compact(profiles, bridge, needs_neutral(families), keep_text)
+    run = uuid.uuid4().hex
+    block = compact(profiles, bridge, needs_neutral(families), keep_text, run)
+    forget_run(run)
     return ProfileTable.build([block], BRIDGED if bridge else frozenset())
 
 
@@ -542,48 +545,42 @@ def _posting_list_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray,
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _row_terms(v: Vectors, t: ProfileTable, i: int, strings: dict[int, str]) -> dict[str, float]:
-    """Story i's vector with its terms as strings (`strings`: hash -> term, from the story's own profile)."""
+def _row_terms(v: Vectors, t: ProfileTable, i: int) -> dict[str, float]:
+    """Story i's vector with its terms as strings."""
     m = v.matrix
     lo, hi = m.indptr[i], m.indptr[i + 1]
     hashes = t.vocab_hashes[m.indices[lo:hi]].tolist()
-    return {strings.get(h, f"#{h:x}"): float(w) for h, w in zip(hashes, m.data[lo:hi].tolist())}
+    return {t.string(h): float(w) for h, w in zip(hashes, m.data[lo:hi].tolist())}
 
 
-def _hashed(terms: Iterable[str]) -> dict[int, str]:
-    return {term_hash(x): x for x in terms}
+def _numbers_of(t: ProfileTable, i: int) -> set[str]:
+    cols = t.anchors.indices[t.anchors.indptr[i]:t.anchors.indptr[i + 1]]
+    return {t.string(h) for h in t.anchor_hashes[cols].tolist()}
 
 
-def link_evidence(link: EventLink, scores: PairScores, profile_of: Callable[[int], StoryProfile]) -> tuple[str, ...]:
+def link_evidence(link: EventLink, scores: PairScores) -> tuple[str, ...]:
     """What a labeller is shown for a link: the shared numbers, then the heaviest shared terms (for a
     Chinese-English link, the English words both sides share through the dictionary; for other language
-    pairs, the name words), and in encoder mode the encoder's cosine (`encoder 0.91`).
-
-    The compact profiles hold no strings: `profile_of(i)` gives story i's full profile again (`story_profile`),
-    asked only for the stories of the links that are shown."""
-    p, q = profile_of(link.a), profile_of(link.b)
-    shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
+    pairs, the name words), and in encoder mode the encoder's cosine (`encoder 0.91`)."""
+    t = scores.table
+    assert t is not None and scores.vectors is not None
+    shared = sorted(_numbers_of(t, link.a) & _numbers_of(t, link.b), key=lambda x: (is_year(x), x))
     if link.method == "labelled":
         return ("confirmed by a labeller", *shared)
     encoded = scores.encoded
     encoder = () if encoded is None else (f"encoder {float(encoded[link.a] @ encoded[link.b]):.2f}",)
-    t = scores.table
-    assert t is not None and scores.vectors is not None
     if link.method != "same-language":
         if scores.bridge is not None and t.bridged[link.a] and t.bridged[link.b]:
-            bi = _row_terms(scores.bridge, t, link.a, _hashed(bridge_counts(p)))
-            bj = _row_terms(scores.bridge, t, link.b, _hashed(bridge_counts(q)))
+            bi, bj = _row_terms(scores.bridge, t, link.a), _row_terms(scores.bridge, t, link.b)
             common = sorted(set(bi) & set(bj), key=lambda x: (-(bi[x] * bj[x]), x))[:5]
             return (*shared, *common, *encoder)
         nv = scores.neutral
         if nv is not None and nv.present[link.a] and nv.present[link.b]:
-            ni = _row_terms(nv, t, link.a, _hashed(neutral_counts(p)))
-            nj = _row_terms(nv, t, link.b, _hashed(neutral_counts(q)))
+            ni, nj = _row_terms(nv, t, link.a), _row_terms(nv, t, link.b)
             words = [x for x in set(ni) & set(nj) if not x.startswith("n:")]
             return (*shared, *sorted(words, key=lambda x: (-(ni[x] * nj[x]), x))[:5], *encoder)
         return (*shared, *encoder)
-    vi = _row_terms(scores.vectors, t, link.a, _hashed(p.terms))
-    vj = _row_terms(scores.vectors, t, link.b, _hashed(q.terms))
+    vi, vj = _row_terms(scores.vectors, t, link.a), _row_terms(scores.vectors, t, link.b)
     terms_shared = sorted(set(vi) & set(vj), key=lambda x: (-(vi[x] * vj[x]), x))[:5]
     return (*shared, *[x.removeprefix("ne:") for x in terms_shared], *encoder)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -14,7 +15,6 @@ from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import (
     BRIDGED,
-    StoryProfile,
     event_clusters,
     language_family,
     link_evidence,
@@ -25,7 +25,7 @@ from dedupe.events import (
 )
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
-from dedupe.profiles import ProfileBlock, ProfileTable, compact
+from dedupe.profiles import ProfileBlock, ProfileTable, compact, forget_run
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_signatures, signature_bytes
@@ -123,9 +123,10 @@ def _signature_chunk(
 
 
 def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool, neutral: bool,
-                   keep_text: bool) -> list[ProfileBlock]:
-    """The compact profiles of a chunk of stories (one block): only numbers travel back from a worker."""
-    return [compact([story_profile(*item, bridge=bridge) for item in items], bridge, neutral, keep_text)]
+                   keep_text: bool, run: str) -> list[ProfileBlock]:
+    """The compact profiles of a chunk of stories (one block): numbers, and the strings of terms this process
+    has not sent before in this run."""
+    return [compact([story_profile(*item, bridge=bridge) for item in items], bridge, neutral, keep_text, run)]
 
 
 _T = TypeVar("_T")
@@ -357,8 +358,11 @@ def group(
     # The stories' texts are read a chunk at a time, as the workers take them (never all at once).
     chunks = ([item_of(si) for si in range(start, min(start + _CHUNK, len(stories)))]
               for start in range(0, len(stories), _CHUNK))
-    blocks = _iter_chunks(_profile_chunk, chunks, _worker_count(len(stories)), bridge, neutral, bool(config.encoder))
+    run = uuid.uuid4().hex
+    blocks = _iter_chunks(_profile_chunk, chunks, _worker_count(len(stories)), bridge, neutral, bool(config.encoder),
+                          run)
     table = ProfileTable.build(blocks, BRIDGED if bridge else frozenset())
+    forget_run(run)
     del chunks, blocks
     say("pairs of stories scored (events)")
     scores = score_story_pairs(table, config)
@@ -377,20 +381,8 @@ def group(
     # Orient each event's tree of joining links from its first story so every story records the link that joined it.
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
-    full_profiles: dict[int, StoryProfile] = {}
-
-    def profile_of(si: int) -> StoryProfile:
-        """A linked story's profile with its strings, for the evidence: its terms and numbers (a Chinese story's
-        dictionary words only if a bridged link asks for them); a few thousand kept at a time."""
-        found = full_profiles.get(si)
-        if found is None:
-            if len(full_profiles) >= 5000:
-                full_profiles.clear()
-            found = full_profiles[si] = story_profile(*item_of(si))
-        return found
-
     for lk in used_links:
-        evidence = link_evidence(lk, scores, profile_of)
+        evidence = link_evidence(lk, scores)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
     for e in events_idx:

@@ -20,7 +20,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -47,18 +47,47 @@ class Bag:
     ptr: np.ndarray  # int64, len = stories + 1
 
     @staticmethod
-    def of(counters: Sequence[Mapping[str, int]]) -> Bag:
-        """The items of each story's {term: count} (hashed in C-level loops: a story has hundreds of terms)."""
+    def of(counters: Sequence[Mapping[str, int]], strings: _Strings | None = None) -> Bag:
+        """The items of each story's {term: count} (hashed in C-level loops: a story has hundreds of terms).
+        `strings`: where the terms not given before are recorded with their hashes."""
         import xxhash
 
         sizes = np.fromiter(map(len, counters), dtype=np.int64, count=len(counters))
         total = int(sizes.sum())
-        keys = itertools.chain.from_iterable(counters)
+        keys = list(itertools.chain.from_iterable(counters))
         hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, keys)), dtype=np.uint64, count=total)
+        if strings is not None:
+            strings.record(hashes, keys)
         values = itertools.chain.from_iterable(c.values() for c in counters)
         counts = np.fromiter(values, dtype=np.int64, count=total)
         return Bag(hashes, np.minimum(counts, _COUNT_MAX).astype(np.uint32),
                    np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
+
+
+class _Strings:
+    """The terms of one grouping's profiles by hash, each sent once by the process that made it: a worker sends
+    a term's string with the first block that holds it, so the main process can show evidence (shared terms
+    and numbers) without computing any profile again and without a string per story."""
+
+    _seen: ClassVar[dict[str, set[int]]] = {}  # run id -> hashes this process has sent
+
+    def __init__(self, run: str) -> None:
+        self.seen = self._seen.setdefault(run, set())
+        self.new: dict[int, str] = {}
+
+    def record(self, hashes: np.ndarray, keys: list[str]) -> None:
+        if not len(hashes):
+            return
+        unique, first = np.unique(hashes, return_index=True)
+        seen, new = self.seen, self.new
+        for h, k in zip(unique.tolist(), first.tolist()):
+            if h not in seen:
+                seen.add(h)
+                new[h] = keys[k]
+
+    @classmethod
+    def forget(cls, run: str) -> None:
+        cls._seen.pop(run, None)
 
 
 @dataclass
@@ -76,15 +105,19 @@ class ProfileBlock:
     lead: Bag  # the numbers a report leads with
     quantities: np.ndarray  # bool per story: carries a number written as a quantity
     texts: list[str] | None = None  # the texts, kept only when an encoder needs them
+    strings: dict[int, str] = field(default_factory=dict)  # hash -> term or number, for those not sent before
 
 
-def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_text: bool = False) -> ProfileBlock:
+def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_text: bool = False,
+            run: str = "") -> ProfileBlock:
     """Hash a run of profiles into a `ProfileBlock`. `bridge`: keep the Chinese stories' dictionary words;
-    `neutral`: keep the name words and numbers for language pairs without a dictionary."""
+    `neutral`: keep the name words and numbers for language pairs without a dictionary. `run`: the grouping
+    these blocks are for (this process sends each term's string once per run; see `forget_run`)."""
     from dedupe.anchors import is_year
     from dedupe.events import BRIDGED, neutral_counts
 
-    terms = Bag.of([p.terms for p in profiles])
+    strings = _Strings(run)
+    terms = Bag.of([p.terms for p in profiles], strings)
     latin = np.fromiter(map(_plain_latin, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
                         count=len(terms.hashes))
     bridge_bag = None
@@ -99,21 +132,26 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
                 counters.append(c)
             else:
                 counters.append({})
-        bridge_bag = Bag.of(counters)
+        bridge_bag = Bag.of(counters, strings)
     neutral_bag = neutral_number = None
     if neutral:
         items = [neutral_counts(p) for p in profiles]
-        neutral_bag = Bag.of(items)
+        neutral_bag = Bag.of(items, strings)
         neutral_number = np.array([t.startswith("n:") for c in items for t in c], dtype=bool)
-    anchors = Bag.of([{a: 2 if is_year(a) else 1 for a in p.anchors} for p in profiles])
+    anchors = Bag.of([{a: 2 if is_year(a) else 1 for a in p.anchors} for p in profiles], strings)
     lead = Bag.of([dict.fromkeys(p.lead_anchors, 1) for p in profiles])
     return ProfileBlock(
         [p.family for p in profiles],
         np.array([p.date.toordinal() if p.date else -1 for p in profiles], dtype=np.int64),
         terms, latin, bridge_bag, neutral_bag, neutral_number, anchors, lead,
         np.array([bool(p.quantities) for p in profiles], dtype=bool),
-        [p.text for p in profiles] if keep_text else None,
+        [p.text for p in profiles] if keep_text else None, strings.new,
     )
+
+
+def forget_run(run: str) -> None:
+    """Drop what this process remembers of a grouping's strings (`compact` ran here, not in workers)."""
+    _Strings.forget(run)
 
 
 def _plain_latin(term: str) -> bool:
@@ -185,6 +223,11 @@ class ProfileTable:
     lead: csr_matrix  # stories x numbers: the numbers a story leads with
     quantities: np.ndarray  # bool per story
     texts: list[str] | None
+    anchor_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # column -> hash
+    strings: dict[int, str] = field(default_factory=dict)  # hash -> term or number
+
+    def string(self, h: int) -> str:
+        return self.strings.get(h, f"#{h:x}")
 
     @staticmethod
     def build(blocks: Iterable[ProfileBlock], bridged_families: frozenset[str] = frozenset()) -> ProfileTable:
@@ -199,7 +242,9 @@ class ProfileTable:
         neutral_number_cols: list[np.ndarray] = []
         texts: list[str] | None = []
         has_bridge = has_neutral = False
+        strings: dict[int, str] = {}
         for b in blocks:
+            strings.update(b.strings)
             fam.append(np.array([-1 if f == "und" else families.setdefault(f, len(families)) for f in b.family],
                                 dtype=np.int32))
             days.append(b.days)
@@ -254,6 +299,7 @@ class ProfileTable:
             terms, bridge if has_bridge else None, bridged, neutral if has_neutral else None,
             numbers if has_neutral else None, anchor_matrix, quantity_matrix, lead_matrix,
             np.concatenate(quantities) if quantities else np.zeros(0, dtype=bool), texts,
+            anchor_vocab.hashes(), strings,
         )
 
 
