@@ -197,8 +197,7 @@ class _Rows:
     def add(self, vocab: Vocabulary, bag: Bag, keep: np.ndarray | None = None) -> None:
         hashes, counts, ptr = bag.hashes, bag.counts, bag.ptr
         if keep is not None:  # a subset of the items of each story
-            sizes = np.add.reduceat(keep.astype(np.int64), ptr[:-1]) if len(keep) else np.zeros(len(ptr) - 1, int)
-            sizes[np.diff(ptr) == 0] = 0
+            sizes = _kept_per_story(keep, ptr)
             hashes, counts = hashes[keep], counts[keep]
             ptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         self.blocks.append((ptr, vocab.columns(hashes), counts.astype(np.uint16)))
@@ -303,11 +302,15 @@ class ProfileTable:
         )
 
 
+def _kept_per_story(keep: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """How many of each story's items `keep` keeps (story k's items are keep[ptr[k]:ptr[k + 1]])."""
+    total = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+    return total[ptr[1:]] - total[ptr[:-1]]
+
+
 def _merge_bags(terms: Bag, keep: np.ndarray, extra: Bag) -> Bag:
     """Per story: the kept items of `terms` followed by the items of `extra` (hashes may repeat: summed later)."""
-    k_sizes = np.add.reduceat(keep.astype(np.int64), terms.ptr[:-1]) if len(keep) else np.zeros(len(terms.ptr) - 1,
-                                                                                             dtype=np.int64)
-    k_sizes[np.diff(terms.ptr) == 0] = 0
+    k_sizes = _kept_per_story(keep, terms.ptr)
     e_sizes = np.diff(extra.ptr)
     story_k = np.repeat(np.arange(len(k_sizes)), k_sizes)
     story_e = np.repeat(np.arange(len(e_sizes)), e_sizes)
