@@ -122,6 +122,11 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
+def _sequence_chunk(items: Sequence[tuple[str, str | None]], config: GroupingConfig) -> list[np.ndarray]:
+    """Shingle hashes in reading order for each (text, language): what near-duplicate confirmation compares."""
+    return [shingle_sequence(text, lang, config) for text, lang in items]
+
+
 def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool, neutral: bool,
                    keep_text: bool, run: str) -> list[ProfileBlock]:
     """The compact profiles of a chunk of stories (one block): numbers, and the strings of terms this process
@@ -327,7 +332,15 @@ def group(
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
     keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
-    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys)
+
+    def sequences_of(idx: list[int]) -> Iterator[np.ndarray]:
+        """Shingle sequences of the documents with candidates, computed in the workers when there are any."""
+        chunks = ([(records[i].text or records[i].title or "", languages[records[i].id][0])
+                   for i in idx[start:start + _CHUNK]] for start in range(0, len(idx), _CHUNK))
+        return _iter_chunks(_sequence_chunk, chunks, workers if len(idx) > _CHUNK else 0, config)
+
+    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys,
+                                 sequences_of)
     del matrix
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
