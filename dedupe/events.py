@@ -14,32 +14,26 @@ average-link clustering, so one strong pair cannot chain two happenings together
 from __future__ import annotations
 
 import heapq
-import math
+import itertools
 import re
 import unicodedata
+import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import lru_cache
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from dedupe.anchors import is_year, numbers
 from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching
 from dedupe.pairs import following_pairs, unique_codes
+from dedupe.profiles import ProfileTable, Vectors, compact, forget_run, row_dots, tfidf
 
 _EN_STOP = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own said same says she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very was
-    we were what when where which while who whom why will with would you your yours yourself yourselves new one
-    two three year years told say according including people time first last week monday tuesday wednesday
-    thursday friday saturday sunday mr mrs ms""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "new", "one", "two", "three", "year", "years", "told", "say", "according", "including", "people", "time", "first", "last", "week", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms"]
 )
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -55,9 +49,7 @@ def language_family(language: str | None) -> str:
 # happenings apart (two earthquakes, two arrests) better than any common word.
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z]+|[A-Z]{2,}))*")
 _NOT_NAMES = frozenset(
-    """The A An In On At He She It They We I But And This That These Those After Before When While If As
-    Mr Mrs Ms Dr His Her Their Its Our There Here What Who Why How For From With By To Of Or Not No
-    Yes So Then Also Today Yesterday Monday Tuesday Wednesday Thursday Friday Saturday Sunday""".split()
+    ["The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "We", "I", "But", "And", "This", "That", "These", "Those", "After", "Before", "When", "While", "If", "As", "Mr", "Mrs", "Ms", "Dr", "His", "Her", "Their", "Its", "Our", "There", "Here", "What", "Who", "Why", "How", "For", "From", "With", "By", "To", "Of", "Or", "Not", "No", "Yes", "So", "Then", "Also", "Today", "Yesterday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 )
 NAME_WEIGHT = 2
 
@@ -85,7 +77,7 @@ _SNOWBALL = {"ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de
              "ro": "romanian", "ru": "russian", "sv": "swedish", "tr": "turkish", "fa": "persian", "hi": "hindi"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(language: str | None) -> Callable[[str], str]:
     """The word stemmer for a language: Snowball where it has one; English keeps the light plural stem."""
     algorithm = _SNOWBALL.get(language_family(language))
@@ -149,78 +141,19 @@ class EventLink:
     score: float
 
 
-def _tfidf(profiles: Sequence[StoryProfile], max_terms: int) -> list[dict[str, float]]:
-    """Unit-length TF-IDF vectors keeping each story's `max_terms` heaviest terms."""
-    return _tfidf_counts([p.terms for p in profiles], max_terms)
-
-
-_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 1024)]  # the term-frequency weight of small counts
-
-
-def _tfidf_counts(counts: Sequence[Counter[str]], max_terms: int) -> list[dict[str, float]]:
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
-    n = len(counts)
-    idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in df.items()}
-    vectors: list[dict[str, float]] = []
-    for cnt in counts:
-        weights = [((_TF[c] if c < len(_TF) else 1.0 + math.log(c)) * idf[t], t) for t, c in cnt.items()]
-        top = heapq.nlargest(max_terms, weights)
-        norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
-        vectors.append({t: w / norm for w, t in top})
-    return vectors
-
-
-def _numbers_disjoint(p: StoryProfile, q: StoryProfile) -> bool:
-    """Both reports carry numbers that are not years (as written: `2,000` is a quantity, `2000年` a year) and
-    share no number at all."""
-    return bool(p.quantities and q.quantities and not (p.anchors & q.anchors))
-
-
-def _vetoed(p: StoryProfile, q: StoryProfile) -> bool:
-    """The cross-language veto: the two reports share no number at all, and both lead (headline, first
-    sentence) with figures the other never mentions: different happenings of one kind.
-
-    Leading figures are what a report is about; numbers further down are often incidental (a phone number,
-    an earlier toll), and vetoing on them alone cost SemEval-2022 dev zh-en Pearson 0.81 -> 0.76."""
-    return _numbers_disjoint(p, q) and _lead_conflict(p, q)
-
-
-@dataclass(frozen=True)
-class PairScores:
-    """Scored candidate story pairs (any score > 0) and the pairs that must not share an event."""
-
-    links: list[EventLink]
-    cannot: set[tuple[int, int]]
-    vectors: list[dict[str, float]] = field(default_factory=list)
-    bridge: dict[int, dict[str, float]] = field(default_factory=dict)
-    neutral: dict[int, dict[str, float]] = field(default_factory=dict)
-    encoded: np.ndarray | None = None  # encoder mode: one unit vector per story
-
-
 BRIDGED = frozenset({"zh", "en"})
 
 
-def _bridge_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[int, dict[str, float]]:
-    """English-term vectors for Chinese and English stories, when both are present (else nothing to bridge)."""
-    families = {p.family for p in profiles}
-    if not BRIDGED <= families:
-        return {}
-    from dedupe.bridge import english_terms
+def needs_bridge(families: Iterable[str]) -> bool:
+    """Chinese-English pairs cross the dictionary bridge: needed when both families are present."""
+    return BRIDGED <= set(families)
 
-    idx = [i for i, p in enumerate(profiles) if p.family in BRIDGED]
-    counts: list[Counter[str]] = []
-    for i in idx:
-        p = profiles[i]
-        # Plain words in Latin script: English words (names split back into words; Chinese names translate word
-        # by word), and in a Chinese text the names, brands and acronyms written in Latin letters (`Apple`,
-        # `WHO`, `iPhone`), which are the same words in both languages.
-        latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
-        if p.family == "zh":
-            latin.update(p.english if p.english is not None else english_terms(p.text))
-        counts.append(latin)
-    return dict(zip(idx, _tfidf_counts(counts, max_terms)))
+
+def needs_neutral(families: Iterable[str]) -> bool:
+    """Names-and-numbers vectors are needed for pairs in different languages without a dictionary bridge: more
+    than one family that is not just Chinese and English, or a story of undetermined language."""
+    fams = set(families)
+    return "und" in fams or (len(fams) >= 2 and not fams <= BRIDGED)
 
 
 def _plain(word: str) -> str:
@@ -229,61 +162,168 @@ def _plain(word: str) -> str:
     return "".join(c for c in folded if not unicodedata.combining(c)).lower()
 
 
-def _neutral_vectors(profiles: Sequence[StoryProfile], max_terms: int) -> dict[int, dict[str, float]]:
-    """Language-neutral vectors for pairs in different languages without a dictionary bridge: the words of
-    names (accents removed: names are mostly written alike in languages of one script) and the numbers
-    normalised across scripts. Empty when no pair needs them: one language family, or only Chinese and
-    English (those pairs cross the dictionary bridge), and no story of undetermined language."""
+def neutral_counts(p: StoryProfile) -> Counter[str]:
+    """A story's language-neutral terms, for pairs in different languages without a dictionary bridge: the
+    words of names (accents removed: names are mostly written alike in languages of one script) and the numbers
+    normalised across scripts (`n:60000`)."""
+    c: Counter[str] = Counter()
+    for name, count in names(p.text).items():
+        for w in _plain(name.removeprefix("ne:")).split():
+            if len(w) >= 3:
+                c[w] += count
+    for a in p.anchors:
+        c["n:" + a] += 1
+    return c
+
+
+def bridge_counts(p: StoryProfile) -> Counter[str]:
+    """What the dictionary bridge compares: plain words in Latin script (English words; in a Chinese text the
+    names, brands and acronyms written in Latin letters, `Apple`, `WHO`, `iPhone`, the same in both languages),
+    and for a Chinese story its dictionary English words."""
+    latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
+    if p.family == "zh":
+        from dedupe.bridge import english_terms
+
+        latin.update(p.english if p.english is not None else english_terms(p.text))
+    return latin
+
+
+def profile_table(profiles: Sequence[StoryProfile], keep_text: bool = False) -> ProfileTable:
+    """The compact table of a list of profiles (`dedupe.profiles`)."""
     families = {p.family for p in profiles}
-    if "und" not in families and (len(families) < 2 or families <= BRIDGED):
-        return {}
-    counts: list[Counter[str]] = []
-    for p in profiles:
-        c: Counter[str] = Counter()
-        for name, count in names(p.text).items():
-            for w in _plain(name.removeprefix("ne:")).split():
-                if len(w) >= 3:
-                    c[w] += count
-        for a in p.anchors:
-            c["n:" + a] += 1
-        counts.append(c)
-    return {i: v for i, v in enumerate(_tfidf_counts(counts, max_terms)) if v}
+    bridge = needs_bridge(families)
+    run = uuid.uuid4().hex
+    block = compact(profiles, bridge, needs_neutral(families), keep_text, run)
+    forget_run(run)
+    return ProfileTable.build([block], BRIDGED if bridge else frozenset())
 
 
-def _strong_anchors(a: frozenset[str], b: frozenset[str]) -> bool:
+# --- the scoring rules, each over many pairs (left[k], right[k]) at once ---------------------------------------
+@dataclass
+class _Anchors:
+    """What the rules ask about the numbers of the pairs (left[k], right[k]), counted once."""
+
+    shared: np.ndarray  # numbers both carry
+    shared_quantities: np.ndarray  # of those, the ones that do not read as years
+    left_size: np.ndarray
+    right_size: np.ndarray
+    left_lead_in_right: np.ndarray  # left's leading figures found anywhere in right
+    right_lead_in_left: np.ndarray
+    left_leads: np.ndarray  # bool: left leads with figures
+    right_leads: np.ndarray
+    quantities: np.ndarray  # bool: both carry numbers written as quantities
+
+    @staticmethod
+    def of(t: ProfileTable, left: np.ndarray, right: np.ndarray) -> _Anchors:
+        sizes = np.diff(t.anchors.indptr)
+        leads = np.diff(t.lead.indptr) > 0
+        return _Anchors(
+            row_dots(t.anchors, t.anchors, left, right), row_dots(t.quantity_anchors, t.anchors, left, right),
+            sizes[left], sizes[right], row_dots(t.lead, t.anchors, left, right),
+            row_dots(t.lead, t.anchors, right, left), leads[left], leads[right],
+            t.quantities[left] & t.quantities[right],
+        )
+
+
+def _numbers_disjoint(a: _Anchors) -> np.ndarray:
+    """Both reports carry numbers that are not years (as written: `2,000` is a quantity, `2000年` a year) and
+    share no number at all."""
+    return a.quantities & (a.shared == 0)
+
+
+def _lead_conflict(a: _Anchors) -> np.ndarray:
+    """Both reports lead (headline, first sentence) with specific figures and neither's figures appear
+    anywhere in the other."""
+    return a.left_leads & a.right_leads & (a.left_lead_in_right == 0) & (a.right_lead_in_left == 0)
+
+
+def _vetoed(a: _Anchors) -> np.ndarray:
+    """The cross-language veto: the two reports share no number at all, and both lead (headline, first
+    sentence) with figures the other never mentions: different happenings of one kind.
+
+    Leading figures are what a report is about; numbers further down are often incidental (a phone number,
+    an earlier toll), and vetoing on them alone cost SemEval-2022 dev zh-en Pearson 0.81 -> 0.76."""
+    return _numbers_disjoint(a) & _lead_conflict(a)
+
+
+def _number_conflict_factor(a: _Anchors, config: GroupingConfig) -> np.ndarray:
+    """How much conflicting figures lower a same-language cosine (1.0: no conflict).
+
+    Within a language the text is the main evidence and reports of one happening do carry different figures
+    (a toll that rises, a total and a breakdown), so conflicting numbers only lower the score rather than veto
+    the pair: `number_conflict_factor` when both carry non-year numbers and share no number at all, times
+    `lead_conflict_factor` when, in addition or alone, both lead (headline, first sentence) with figures the
+    other never mentions. A strong textual match (a rewrite) still links; a look-alike report of the same
+    kind of happening with other figures ("2,000 cameras this year" vs "60,000 by 2028") does not.
+    """
+    factor = np.ones(len(a.shared))
+    factor[_numbers_disjoint(a)] *= config.number_conflict_factor
+    factor[_lead_conflict(a)] *= config.lead_conflict_factor
+    return factor
+
+
+def _strong_anchors(a: _Anchors) -> np.ndarray:
     """Several specific numbers in common (two or more that are not years, half of the smaller set)."""
-    shared = a & b
-    return sum(1 for x in shared if not is_year(x)) >= 2 and len(shared) >= 0.5 * max(1, min(len(a), len(b)))
+    smaller = np.maximum(1, np.minimum(a.left_size, a.right_size))
+    return (a.shared_quantities >= 2) & (a.shared >= 0.5 * smaller)
 
 
-def _bridged_score(
-    bi: dict[str, float], bj: dict[str, float], ai: frozenset[str], aj: frozenset[str], config: GroupingConfig,
-    dot: float | None = None,
-) -> float:
+def _bridged_score(dot: np.ndarray, strong: np.ndarray, config: GroupingConfig) -> np.ndarray:
     """Bridge cosine, raised to `strong_anchor_score` when the two texts share several specific numbers.
 
     Measured on SemEval-2022 zh-en dev: the bridge alone gives Pearson 0.81 (0.76 with the veto); adding
     numbers as a bonus lowers it (shared incidental numbers are noise), but the 6 of 93 pairs with strong
     numeric agreement are all same- or similar-story pairs, and short reports need that evidence.
     """
-    score = _dot(bi, bj) if dot is None else dot
-    if _strong_anchors(ai, aj):
-        score = max(score, config.strong_anchor_score)
-    return score
+    return np.where(strong, np.maximum(dot, config.strong_anchor_score), dot)
 
 
-def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+@dataclass
+class PairScores:
+    """Scored candidate story pairs (any score > 0), the pairs that must not share an event, and what
+    `link_evidence` needs to explain a link."""
+
+    links: list[EventLink]
+    cannot: set[tuple[int, int]]
+    table: ProfileTable | None = None
+    vectors: Vectors | None = None
+    bridge: Vectors | None = None
+    neutral: Vectors | None = None
+    encoded: np.ndarray | None = None  # encoder mode: one unit vector per story
 
 
 # Links scoring below this are not kept: they barely move an average-link mean (the event threshold is 0.2),
 # and at archive scale they are most of the candidate pairs. ECB+ dev: the same clusters with 0, 0.02 and 0.05.
 MIN_LINK = 0.05
+_PAIR_CHUNK = 2_000_000  # candidate pairs whose cosines are computed at a time
 
 
-def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) -> PairScores:
+def _vectors(t: ProfileTable, config: GroupingConfig) -> tuple[Vectors, Vectors | None, Vectors | None]:
+    """TF-IDF vectors of the terms, of the dictionary bridge (Chinese and English stories) and of names and
+    numbers (when some pair needs them); each drops its counts once done."""
+    vectors = tfidf(t.terms, t.n, t.vocab_hashes, config.max_terms, config.candidate_terms, free=True)
+    bridge = (tfidf(t.bridge, t.n, t.vocab_hashes, config.max_terms, config.candidate_terms, members=t.bridged,
+                    free=True) if t.bridge is not None else None)
+    neutral = (tfidf(t.neutral, t.n, t.vocab_hashes, config.max_terms, config.candidate_terms, free=True)
+               if t.neutral is not None else None)
+    return vectors, bridge, neutral
+
+
+def _cross(t: ProfileTable, bridge: Vectors | None, neutral: Vectors | None, left: np.ndarray,
+           right: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """Across languages the score starts from a bridge cosine (Chinese-English) or a names-and-numbers cosine
+    (other pairs); 0 for same-language pairs."""
+    cross = np.zeros(len(left))
+    bridged = across & t.bridged[left] & t.bridged[right] if bridge is not None else np.zeros(len(left), bool)
+    named = across & ~bridged
+    if bridge is not None and bridged.any():
+        cross[bridged] = row_dots(bridge.matrix, bridge.matrix, left[bridged], right[bridged])
+    if neutral is not None and named.any():
+        cross[named] = row_dots(neutral.matrix, neutral.matrix, left[named], right[named])
+    return cross
+
+
+def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
     Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
@@ -291,69 +331,57 @@ def score_story_pairs(profiles: Sequence[StoryProfile], config: GroupingConfig) 
     candidates (`event_clusters` keeps every event within the window); a pair whose numbers veto it becomes a
     cannot-link instead.
     """
-    vectors = _tfidf(profiles, config.max_terms)
-    bridge = _bridge_vectors(profiles, config.max_terms)
-    neutral = _neutral_vectors(profiles, config.max_terms)
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, vec in enumerate(vectors):
-        # Candidates come from each story's heaviest terms only (two reports of one happening share some of
-        # those); the cosine of a candidate pair then uses every kept term.
-        for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
-            postings["t:" + t].append(i)
-        for a in profiles[i].anchors:
-            postings["n:" + a].append(i)
-    for i, vec in bridge.items():
-        for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
-            postings["b:" + t].append(i)
-    for i, vec in neutral.items():
-        for t in heapq.nlargest(config.candidate_terms, vec, key=vec.__getitem__):
-            if not t.startswith("n:"):  # numbers are keys already
-                postings["a:" + t].append(i)
+    vectors, bridge, neutral = _vectors(t, config)
+    n, width = t.n, len(t.vocab_hashes)
+    # Candidates come from each story's heaviest terms only (two reports of one happening share some of those)
+    # and from its numbers; the cosine of a candidate pair then uses every kept term. Keys of the four kinds
+    # are numbered apart: terms, numbers, bridge terms, name words.
+    a_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(t.anchors.indptr))
+    key_parts = [(vectors.key_cols, vectors.key_rows), (t.anchors.indices.astype(np.int64) + width, a_rows)]
+    base = width + t.anchors.shape[1]
+    if bridge is not None:
+        key_parts.append((bridge.key_cols + base, bridge.key_rows))
+    if neutral is not None:
+        assert t.neutral_numbers is not None
+        words = ~t.neutral_numbers[neutral.key_cols]  # numbers are keys already
+        key_parts.append((neutral.key_cols[words] + base + width, neutral.key_rows[words]))
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
     # "Common" is counted among the stories a story could be linked with: those within the date window.
-    cap = candidate_cap(len(profiles))
-    days = np.array([p.date.toordinal() if p.date else -1 for p in profiles], dtype=np.int64)
-    left, right = _candidate_pairs(
-        (ids for ids in postings.values() if len(ids) > 1), len(profiles), days, config.event_window_days, cap
-    )
-    del postings
-    cosines = _pair_cosines(vectors, left, right)
-    # Across languages the score starts from a bridge or names-and-numbers cosine: computed for every pair at
-    # once like the term cosines (a pair's own `_score_pair` decides which one it uses).
-    n = len(profiles)
-    family_ids: dict[str, int] = {"und": -1}
-    fam = np.array([family_ids.setdefault(p.family, len(family_ids)) for p in profiles], dtype=np.int64)
-    across = (fam[left] != fam[right]) | (fam[left] < 0)
-    bridged = across & _in(bridge, n)[left] & _in(bridge, n)[right]
-    named = across & ~bridged
-    cross = np.zeros(len(left))
-    cross[bridged] = _pair_cosines(_rows(bridge, n), left[bridged], right[bridged])
-    cross[named] = _pair_cosines(_rows(neutral, n), left[named], right[named])
-    encoded = _encode(profiles, config)
-    if encoded is None:
-        # A same-language pair scores its cosine or less (conflicting figures only lower it): below MIN_LINK it
-        # would be dropped anyway, so it is not scored one by one (most candidate pairs at archive scale).
-        strong = across | (cosines >= MIN_LINK)
-        left, right, cosines, cross = left[strong], right[strong], cosines[strong], cross[strong]
-    links: list[EventLink] = []
-    cannot: set[tuple[int, int]] = set()
-    for (i, j, cos), dot in zip(_pair_rows(left, right, cosines), _chunked_list(cross)):
-        p, q = profiles[i], profiles[j]
-        scored = _score_pair(p, q, float(cos), bridge, neutral, config, _encoder_sim(encoded, i, j), dot)
-        if scored is None:
-            cannot.add((i, j))
-        elif scored[1] >= MIN_LINK:
-            links.append(EventLink(i, j, scored[0], round(scored[1], 4)))
-    return PairScores(links, cannot, vectors, bridge, neutral, encoded)
+    left, right = _candidate_pairs(key_parts, n, t.days, config.event_window_days, candidate_cap(n))
+    encoded = _encode(t, config)
+    fam = t.family
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, len(left), _PAIR_CHUNK):
+        li, ri = left[start:start + _PAIR_CHUNK], right[start:start + _PAIR_CHUNK]
+        cos = row_dots(vectors.matrix, vectors.matrix, li, ri)
+        across = (fam[li] != fam[ri]) | (fam[li] < 0)
+        cross = _cross(t, bridge, neutral, li, ri, across)
+        if encoded is None:
+            # A same-language pair scores its cosine or less (conflicting figures only lower it): below MIN_LINK
+            # it would be dropped anyway, so the rules are not applied to it (most candidate pairs at scale).
+            strong = across | (cos >= MIN_LINK)
+            li, ri, cos, cross = li[strong], ri[strong], cos[strong], cross[strong]
+        kept.append((li, ri, cos, cross))
+    del left, right
+    left, right, cos, cross = (np.concatenate(x) for x in zip(*kept)) if kept else (np.zeros(0, np.int64),) * 4
+    del kept
+    sims = None if encoded is None else np.einsum("ij,ij->i", encoded[left], encoded[right])
+    method_cross, score, vetoed = _score_pair(t, left, right, cos, cross, config, sims)
+    cannot = set(zip(left[vetoed].tolist(), right[vetoed].tolist()))
+    ok = ~vetoed & (score >= MIN_LINK)
+    methods = ("same-language", "cross-lingual")
+    links = [EventLink(i, j, methods[c], round(s, 4)) for i, j, c, s in
+             zip(left[ok].tolist(), right[ok].tolist(), method_cross[ok].tolist(), score[ok].tolist())]
+    return PairScores(links, cannot, t, vectors, bridge, neutral, encoded)
 
 
 def _score_pair(
-    p: StoryProfile, q: StoryProfile, cos: float, bridge: dict[int, dict[str, float]],
-    neutral: dict[int, dict[str, float]], config: GroupingConfig, encoder_sim: float | None = None,
-    cross: float | None = None,
-) -> tuple[str, float] | None:
-    """(method, score on the clustering's scale) for a candidate pair, or None when the numbers veto it.
+    t: ProfileTable, left: np.ndarray, right: np.ndarray, cos: np.ndarray, cross: np.ndarray,
+    config: GroupingConfig, encoder_sim: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cross-lingual?, score on the clustering's scale, vetoed?) for candidate pairs (left[k], right[k]) with
+    their term cosines `cos` and their bridge or names-and-numbers cosines `cross`.
 
     Same language: term cosine. Chinese-English: the dictionary bridge; other language pairs: names and
     numbers; both rescaled so that their own thresholds meet `event_cosine`. Across languages numbers are
@@ -361,42 +389,33 @@ def _score_pair(
     happening often carry different figures (tolls, updates), so a conflict only lowers the score. With an
     encoder, its similarity is mixed in, but only where the lexical stage found something.
     """
-    i, j = p.index, q.index
-    factor = 1.0
-    if p.family == q.family and p.family != "und":
-        method, lexical = "same-language", cos
-        factor = _number_conflict_factor(p, q, config)
-    elif _vetoed(p, q):
-        return None
-    elif i in bridge and j in bridge:
-        method = "cross-lingual"
-        lexical = _bridged_score(bridge[i], bridge[j], p.anchors, q.anchors, config, cross)
-        lexical *= config.event_cosine / config.bridge_threshold
-    else:
-        method = "cross-lingual"
-        dot = _neutral_score(neutral, i, j) if cross is None else cross
-        lexical = dot * config.event_cosine / config.neutral_threshold
-    lexical = min(1.0, lexical)
-    if encoder_sim is not None and lexical > 0:
-        scaled = min(1.0, max(0.0, (encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor)))
-        lexical = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
-    return method, lexical * factor * _date_factor(p, q, config)
+    a = _Anchors.of(t, left, right)
+    fam = t.family
+    same = (fam[left] == fam[right]) & (fam[left] >= 0)
+    factor = np.where(same, _number_conflict_factor(a, config), 1.0)
+    vetoed = ~same & _vetoed(a)
+    bridged = ~same & ~vetoed & t.bridged[left] & t.bridged[right] if t.bridge is not None else np.zeros_like(same)
+    named = ~same & ~vetoed & ~bridged
+    lexical = np.where(same, cos, 0.0)
+    lexical[bridged] = (_bridged_score(cross[bridged], _strong_anchors(a)[bridged], config)
+                        * config.event_cosine / config.bridge_threshold)
+    lexical[named] = cross[named] * config.event_cosine / config.neutral_threshold
+    lexical = np.minimum(1.0, lexical)
+    if encoder_sim is not None:
+        scaled = np.clip((encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor), 0.0, 1.0)
+        mixed = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
+        lexical = np.where(lexical > 0, mixed, lexical)
+    score = np.where(vetoed, 0.0, lexical * factor * _date_factor(t.days[left], t.days[right], config))
+    return ~same, score, vetoed
 
 
-def _encode(profiles: Sequence[StoryProfile], config: GroupingConfig) -> np.ndarray | None:
+def _encode(t: ProfileTable, config: GroupingConfig) -> np.ndarray | None:
     if not config.encoder:
         return None
     from dedupe.encoder import embed
 
-    return embed([p.text for p in profiles], config.encoder)
-
-
-def _encoder_sim(encoded: np.ndarray | None, i: int, j: int) -> float | None:
-    return None if encoded is None else float(encoded[i] @ encoded[j])
-
-
-def _neutral_score(neutral: dict[int, dict[str, float]], i: int, j: int) -> float:
-    return _dot(neutral[i], neutral[j]) if i in neutral and j in neutral else 0.0
+    assert t.texts is not None, "encoder mode needs the profiles' texts (keep_text)"
+    return embed(t.texts, config.encoder)
 
 
 def candidate_cap(n: int) -> int:
@@ -445,98 +464,125 @@ def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int,
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
-def _candidate_pairs(
-    posting_lists: Iterable[list[int]], n: int, days: np.ndarray | None = None, window: int = 10**9,
-    cap: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i < j) of stories sharing a posting list and able to share an event (`_windowed_pairs`),
-    each pair once, sorted: (all i, all j).
 
-    A pair is encoded as i * n + j in one int64 (`dedupe.pairs`).
+def _candidate_pairs(
+    key_parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, days: np.ndarray | None = None,
+    window: int = 10**9, cap: int | None = None, window_cap: int = WINDOW_CAP,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of stories sharing a key and able to share an event through it (`_windowed_pairs`
+    says which), each pair once, sorted: (all i, all j).
+
+    `key_parts`: (key ids, story ids) arrays, a story at most once per key. All posting lists are handled at
+    once with numpy (`_posting_list_pairs`), a slice of lists at a time; a pair is encoded as i * n + j in one
+    int64 (`dedupe.pairs`).
     """
     if days is None:
         days = np.full(n, -1, dtype=np.int64)
     cap = cap if cap is not None else candidate_cap(n)
-    pairs = (_windowed_pairs(np.asarray(ids, dtype=np.int64), days, window, cap) for ids in posting_lists)
-    codes = unique_codes(pair[0] * n + pair[1] for pair in pairs)
+    codes = np.sort(np.concatenate([k * n + s for k, s in key_parts])) if key_parts else np.zeros(0, np.int64)
+    keys, stories = codes // n, codes % n
+    del codes
+    step = 2_000_000
+    bounds = [0]
+    while bounds[-1] < len(keys):  # slices end at a key's end: a posting list is never split
+        end = min(len(keys), bounds[-1] + step)
+        if end < len(keys):
+            end = int(np.searchsorted(keys, keys[end - 1], side="right"))
+        bounds.append(end)
+    pairs = (_posting_list_pairs(keys[a:b], stories[a:b], days, window, cap, window_cap)
+             for a, b in itertools.pairwise(bounds))
+    codes = unique_codes(i * n + j for i, j in pairs)
     return codes // n, codes % n
 
 
-def _in(vectors: dict[int, dict[str, float]], n: int) -> np.ndarray:
-    mask = np.zeros(n, dtype=bool)
-    mask[list(vectors)] = True
-    return mask
+def _posting_list_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, window: int, cap: int,
+                        window_cap: int = WINDOW_CAP) -> tuple[np.ndarray, np.ndarray]:
+    """`_windowed_pairs` of every posting list at once: `keys` sorted, `stories` ascending within a key.
+    Returns (i, j) with i < j, possibly repeated."""
+    m = len(keys)
+    if m < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    new = np.r_[True, keys[1:] != keys[:-1]]
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.r_[starts, m])
+    d = days[stories]
+    dated = d >= 0
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    # An undated story pairs with every other story of its list, if the list holds at most `cap` stories.
+    undated_in = np.bincount(group, weights=(~dated).astype(np.float64), minlength=len(starts)) > 0
+    eligible = (sizes <= cap) & (sizes > 1) & undated_in
+    pos = np.flatnonzero(eligible[group])
+    if len(pos):
+        first, second = following_pairs(starts[group[pos]] + sizes[group[pos]] - pos - 1)
+        a = pos[first]
+        b = a + (second - first)
+        keep = ~dated[a] | ~dated[b]
+        firsts.append(stories[a[keep]])
+        seconds.append(stories[b[keep]])
+    # Dated stories pair with the dated stories of their window, unless more than `window_cap` of the list fall
+    # within it (on either side of the pair).
+    idx = np.flatnonzero(dated)
+    if len(idx) > 1:
+        g, s, dd = group[idx], stories[idx], d[idx]
+        order = np.lexsort((s, dd, g))
+        g, s, dd = g[order], s[order], dd[order]
+        g_lo = np.searchsorted(g, g, side="left")
+        g_hi = np.searchsorted(g, g, side="right")
+        span = int(dd.max()) + window + 1
+        combined = g * span + dd
+        lo = np.maximum(np.searchsorted(combined, combined - window, side="left"), g_lo)
+        hi = np.minimum(np.searchsorted(combined, combined + window, side="right"), g_hi)
+        ok = (hi - lo) <= window_cap
+        first, second = following_pairs(np.where(ok, hi - np.arange(len(g)) - 1, 0))
+        keep = ok[second]
+        firsts.append(s[first[keep]])
+        seconds.append(s[second[keep]])
+    if not firsts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    return np.minimum(a, b), np.maximum(a, b)
 
 
-def _rows(vectors: dict[int, dict[str, float]], n: int) -> list[dict[str, float]]:
-    empty: dict[str, float] = {}
-    return [vectors.get(i, empty) for i in range(n)] if vectors else []
+def _row_terms(v: Vectors, t: ProfileTable, i: int) -> dict[str, float]:
+    """Story i's vector with its terms as strings."""
+    m = v.matrix
+    lo, hi = m.indptr[i], m.indptr[i + 1]
+    hashes = t.vocab_hashes[m.indices[lo:hi]].tolist()
+    return {t.string(h): float(w) for h, w in zip(hashes, m.data[lo:hi].tolist())}
 
 
-def _chunked_list(values: np.ndarray) -> Iterator[float]:
-    step = 1_000_000
-    for start in range(0, len(values), step):
-        yield from values[start:start + step].tolist()
+def _numbers_of(t: ProfileTable, i: int) -> set[str]:
+    cols = t.anchors.indices[t.anchors.indptr[i]:t.anchors.indptr[i + 1]]
+    return {t.string(h) for h in t.anchor_hashes[cols].tolist()}
 
 
-def _pair_rows(left: np.ndarray, right: np.ndarray, cosines: np.ndarray) -> Iterator[tuple[int, int, float]]:
-    """(i, j, cosine) as Python numbers, a million at a time (never every pair as Python objects at once)."""
-    step = 1_000_000
-    for start in range(0, len(left), step):
-        sl = slice(start, start + step)
-        yield from zip(left[sl].tolist(), right[sl].tolist(), cosines[sl].tolist())
-
-
-def _pair_cosines(vectors: Sequence[dict[str, float]], left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Dot products of unit vectors for many pairs (left[k], right[k]) at once (sparse rows, in chunks)."""
-    if not len(left) or not vectors:
-        return np.zeros(len(left))
-    vocab: dict[str, int] = {}
-    indptr, indices, data = [0], [], []
-    used = np.zeros(len(vectors), dtype=bool)
-    used[left] = True
-    used[right] = True
-    for vec, needed in zip(vectors, used.tolist()):
-        if needed:  # rows of stories in no pair stay empty
-            for t, w in vec.items():
-                indices.append(vocab.setdefault(t, len(vocab)))
-                data.append(w)
-        indptr.append(len(indices))
-    matrix = csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=(len(vectors), len(vocab)))
-    out = np.empty(len(left))
-    step = 20_000
-    for start in range(0, len(left), step):
-        sl = slice(start, start + step)
-        out[sl] = np.asarray(matrix[left[sl]].multiply(matrix[right[sl]]).sum(axis=1)).ravel()
-    return out
-
-
-def link_evidence(
-    link: EventLink, profiles: Sequence[StoryProfile], vectors: Sequence[dict[str, float]],
-    bridge: dict[int, dict[str, float]] | None = None, neutral: dict[int, dict[str, float]] | None = None,
-    encoded: np.ndarray | None = None,
-) -> tuple[str, ...]:
+def link_evidence(link: EventLink, scores: PairScores) -> tuple[str, ...]:
     """What a labeller is shown for a link: the shared numbers, then the heaviest shared terms (for a
     Chinese-English link, the English words both sides share through the dictionary; for other language
     pairs, the name words), and in encoder mode the encoder's cosine (`encoder 0.91`)."""
-    p, q = profiles[link.a], profiles[link.b]
-    shared = sorted(p.anchors & q.anchors, key=lambda x: (is_year(x), x))
+    t = scores.table
+    assert t is not None and scores.vectors is not None
+    shared = sorted(_numbers_of(t, link.a) & _numbers_of(t, link.b), key=lambda x: (is_year(x), x))
     if link.method == "labelled":
         return ("confirmed by a labeller", *shared)
+    encoded = scores.encoded
     encoder = () if encoded is None else (f"encoder {float(encoded[link.a] @ encoded[link.b]):.2f}",)
     if link.method != "same-language":
-        if bridge and link.a in bridge and link.b in bridge:
-            bi, bj = bridge[link.a], bridge[link.b]
-            common = sorted(set(bi) & set(bj), key=lambda t: (-(bi[t] * bj[t]), t))[:5]
+        if scores.bridge is not None and t.bridged[link.a] and t.bridged[link.b]:
+            bi, bj = _row_terms(scores.bridge, t, link.a), _row_terms(scores.bridge, t, link.b)
+            common = sorted(set(bi) & set(bj), key=lambda x: (-(bi[x] * bj[x]), x))[:5]
             return (*shared, *common, *encoder)
-        if neutral and link.a in neutral and link.b in neutral:
-            ni, nj = neutral[link.a], neutral[link.b]
-            words = [t for t in set(ni) & set(nj) if not t.startswith("n:")]
-            return (*shared, *sorted(words, key=lambda t: (-(ni[t] * nj[t]), t))[:5], *encoder)
+        nv = scores.neutral
+        if nv is not None and nv.present[link.a] and nv.present[link.b]:
+            ni, nj = _row_terms(nv, t, link.a), _row_terms(nv, t, link.b)
+            words = [x for x in set(ni) & set(nj) if not x.startswith("n:")]
+            return (*shared, *sorted(words, key=lambda x: (-(ni[x] * nj[x]), x))[:5], *encoder)
         return (*shared, *encoder)
-    vi, vj = vectors[link.a], vectors[link.b]
-    terms_shared = sorted(set(vi) & set(vj), key=lambda t: (-(vi[t] * vj[t]), t))[:5]
-    return (*shared, *dict.fromkeys(t.removeprefix("ne:") for t in terms_shared), *encoder)  # a name and its word once
+    vi, vj = _row_terms(scores.vectors, t, link.a), _row_terms(scores.vectors, t, link.b)
+    terms_shared = sorted(set(vi) & set(vj), key=lambda x: (-(vi[x] * vj[x]), x))[:5]
+    return (*shared, *dict.fromkeys(x.removeprefix("ne:") for x in terms_shared), *encoder)  # a name and its word once
 
 
 def event_clusters(
@@ -693,40 +739,16 @@ def lead_anchors(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(v for v, year in numbers(headline + "\n" + first) if not year)
 
 
-def _lead_conflict(p: StoryProfile, q: StoryProfile) -> bool:
-    """Both reports lead with specific figures and neither's figures appear anywhere in the other."""
-    return bool(p.lead_anchors and q.lead_anchors and not (p.lead_anchors & q.anchors)
-                and not (q.lead_anchors & p.anchors))
-
-
-def _date_factor(p: StoryProfile, q: StoryProfile, config: GroupingConfig) -> float:
-    """How much the days between two stories lower their score: 1.0 within `date_decay_start_days` (or when
-    either is undated), then linearly down to `date_decay_factor` at `event_window_days` apart."""
-    if p.date is None or q.date is None:
-        return 1.0
-    days = abs((p.date - q.date).days)
+def _date_factor(left_days: np.ndarray, right_days: np.ndarray, config: GroupingConfig) -> np.ndarray:
+    """How much the days between two stories lower their score, for arrays of pairs (day ordinals, -1 undated):
+    1.0 within `date_decay_start_days` (or when either is undated), then linearly down to `date_decay_factor` at
+    `event_window_days` apart."""
     start, end = config.date_decay_start_days, config.event_window_days
-    if days <= start or end <= start:
-        return 1.0
-    return 1.0 - (1.0 - config.date_decay_factor) * min(1.0, (days - start) / (end - start))
-
-
-def _number_conflict_factor(p: StoryProfile, q: StoryProfile, config: GroupingConfig) -> float:
-    """How much conflicting figures lower a same-language cosine (1.0: no conflict).
-
-    Within a language the text is the main evidence and reports of one happening do carry different figures
-    (a toll that rises, a total and a breakdown), so conflicting numbers only lower the score rather than veto
-    the pair: `number_conflict_factor` when both carry non-year numbers and share no number at all, times
-    `lead_conflict_factor` when, in addition or alone, both lead (headline, first sentence) with figures the
-    other never mentions. A strong textual match (a rewrite) still links; a look-alike report of the same
-    kind of happening with other figures ("2,000 cameras this year" vs "60,000 by 2028") does not.
-    """
-    factor = 1.0
-    if _numbers_disjoint(p, q):
-        factor *= config.number_conflict_factor
-    if _lead_conflict(p, q):
-        factor *= config.lead_conflict_factor
-    return factor
+    if end <= start:
+        return np.ones(len(left_days))
+    days = np.abs(left_days - right_days).astype(np.float64)
+    decay = 1.0 - (1.0 - config.date_decay_factor) * np.clip((days - start) / (end - start), 0.0, 1.0)
+    return np.where((left_days < 0) | (right_days < 0), 1.0, decay)
 
 
 def pair_similarities(
@@ -742,18 +764,16 @@ def pair_similarities(
     for n, (t1, l1, t2, l2) in enumerate(items):
         profiles.append(story_profile(2 * n, [t1], l1, None))
         profiles.append(story_profile(2 * n + 1, [t2], l2, None))
-    vectors = _tfidf(profiles, config.max_terms)
-    bridge = _bridge_vectors(profiles, config.max_terms)
-    neutral = _neutral_vectors(profiles, config.max_terms)
-    encoded = _encode(profiles, config)
-    out: list[tuple[float, str]] = []
-    for n in range(len(items)):
-        p, q = profiles[2 * n], profiles[2 * n + 1]
-        cos = _dot(vectors[2 * n], vectors[2 * n + 1])
-        scored = _score_pair(p, q, cos, bridge, neutral, config, _encoder_sim(encoded, 2 * n, 2 * n + 1))
-        if scored is None:
-            same = p.family == q.family and p.family != "und"
-            out.append((0.0, "same-language" if same else "cross-lingual"))
-        else:
-            out.append((scored[1], scored[0]))
-    return out
+    t = profile_table(profiles, keep_text=bool(config.encoder))
+    vectors, bridge, neutral = _vectors(t, config)
+    left = np.arange(0, 2 * len(items), 2, dtype=np.int64)
+    right = left + 1
+    cos = row_dots(vectors.matrix, vectors.matrix, left, right)
+    fam = t.family
+    across = (fam[left] != fam[right]) | (fam[left] < 0)
+    cross = _cross(t, bridge, neutral, left, right, across)
+    encoded = _encode(t, config)
+    sims = None if encoded is None else np.einsum("ij,ij->i", encoded[left], encoded[right])
+    method_cross, score, _vetoed_pairs = _score_pair(t, left, right, cos, cross, config, sims)
+    methods = ("same-language", "cross-lingual")
+    return [(float(s), methods[c]) for s, c in zip(score.tolist(), method_cross.tolist())]

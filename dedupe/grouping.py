@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -14,15 +15,17 @@ from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import (
     BRIDGED,
-    StoryProfile,
     event_clusters,
     language_family,
     link_evidence,
+    needs_bridge,
+    needs_neutral,
     score_story_pairs,
     story_profile,
 )
 from dedupe.ids import assign_ids
 from dedupe.language import detect_language
+from dedupe.profiles import ProfileBlock, ProfileTable, compact, forget_run
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_signatures, signature_bytes
@@ -110,12 +113,6 @@ def _worker_count(n: int) -> int:
     return wanted if wanted > 1 else 0
 
 
-def _chunks(items: Sequence[object]) -> Iterator[Sequence[object]]:
-    size = _CHUNK
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _signature_chunk(
     items: Sequence[tuple[str, str | None]], config: GroupingConfig
 ) -> list[tuple[int, bytes | None]]:
@@ -125,24 +122,42 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
-def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool) -> list[StoryProfile]:
-    return [story_profile(*item, bridge=bridge) for item in items]
+def _sequence_chunk(items: Sequence[tuple[str, str | None]], config: GroupingConfig) -> list[np.ndarray]:
+    """Shingle hashes in reading order for each (text, language): what near-duplicate confirmation compares."""
+    return [shingle_sequence(text, lang, config) for text, lang in items]
+
+
+def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool, neutral: bool,
+                   keep_text: bool, run: str) -> list[ProfileBlock]:
+    """The compact profiles of a chunk of stories (one block): numbers, and the strings of terms this process
+    has not sent before in this run."""
+    return [compact([story_profile(*item, bridge=bridge) for item in items], bridge, neutral, keep_text, run)]
 
 
 _T = TypeVar("_T")
 
 
-def _run_chunks(fn: Callable[..., list[_T]], chunks: list[Sequence[Any]], workers: int, *args: object) -> list[_T]:
-    """fn(chunk, *args) for every chunk, concatenated in order; in `workers` processes when > 1."""
-    if workers <= 1 or len(chunks) <= 1:
-        return [x for c in chunks for x in fn(c, *args)]
+def _iter_chunks(fn: Callable[..., list[_T]], chunks: Iterable[Sequence[Any]], workers: int, *args: object
+                 ) -> Iterator[_T]:
+    """fn(chunk, *args) for every chunk, yielded in order as they are done (so the caller can fold them in
+    and drop them); in `workers` processes when > 1, with at most a few chunks per worker waiting."""
+    if workers <= 1:
+        for c in chunks:
+            yield from fn(c, *args)
+        return
     import multiprocessing
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned: the caller may have threads (a fork would copy their locks).
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, c, *args) for c in chunks]
-        return [x for f in futures for x in f.result()]
+        pending: deque[Any] = deque()
+        for c in chunks:
+            pending.append(pool.submit(fn, c, *args))
+            if len(pending) >= 4 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def nightly_selection(
@@ -228,8 +243,10 @@ def _sign(items: Sequence[tuple[ArticleRecord, str | None]], config: GroupingCon
           ) -> list[StoredSignature]:
     """The signature of each (record, language), with what tells later runs whether it is still valid."""
     fingerprint = config.signature_fingerprint()
-    texts = [(r.text or r.title or "", language) for r, language in items]
-    computed = _run_chunks(_signature_chunk, list(_chunks(texts)), workers, config)
+    # The texts are read a chunk at a time, as the workers take them (a million texts at once take gigabytes).
+    chunks = ([(r.text or r.title or "", language) for r, language in items[start:start + _CHUNK]]
+              for start in range(0, len(items), _CHUNK))
+    computed = _iter_chunks(_signature_chunk, chunks, workers if len(items) > _CHUNK else 0, config)
     return [StoredSignature(fingerprint, text_hash(r), size, data) for (r, _l), (size, data) in zip(items, computed)]
 
 
@@ -315,7 +332,15 @@ def group(
     # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
     keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
-    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys)
+
+    def sequences_of(idx: list[int]) -> Iterator[np.ndarray]:
+        """Shingle sequences of the documents with candidates, computed in the workers when there are any."""
+        chunks = ([(records[i].text or records[i].title or "", languages[records[i].id][0])
+                   for i in idx[start:start + _CHUNK]] for start in range(0, len(idx), _CHUNK))
+        return _iter_chunks(_sequence_chunk, chunks, workers if len(idx) > _CHUNK else 0, config)
+
+    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys,
+                                 sequences_of)
     del matrix
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
@@ -336,21 +361,31 @@ def group(
                 best_pair[x] = (rank, y, p)
 
     say(f"profiles of {len(stories)} stories (events)")
-    seeds = [records[s[0]] for s in stories]
-    profile_items = [(si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date)
-                     for si, seed in enumerate(seeds)]
+    def item_of(si: int) -> tuple[int, list[str], str | None, date | None]:
+        seed = records[stories[si][0]]
+        return si, [seed.title or "", seed.text or ""], languages[seed.id][0], seed.published_date
+
     # Chinese stories need their dictionary English words when English stories are there to link with.
-    bridge = BRIDGED <= {language_family(item[2]) for item in profile_items}
-    profiles = _run_chunks(_profile_chunk, list(_chunks(profile_items)), _worker_count(len(stories)), bridge)
-    del seeds, profile_items
+    families = {language_family(languages[records[s[0]].id][0]) for s in stories}
+    bridge, neutral = needs_bridge(families), needs_neutral(families)
+    # The stories' texts are read a chunk at a time, as the workers take them (never all at once).
+    chunks = ([item_of(si) for si in range(start, min(start + _CHUNK, len(stories)))]
+              for start in range(0, len(stories), _CHUNK))
+    run = uuid.uuid4().hex
+    blocks = _iter_chunks(_profile_chunk, chunks, _worker_count(len(stories)), bridge, neutral, bool(config.encoder),
+                          run)
+    table = ProfileTable.build(blocks, BRIDGED if bridge else frozenset())
+    forget_run(run)
+    del chunks, blocks
     say("pairs of stories scored (events)")
-    scores = score_story_pairs(profiles, config)
+    scores = score_story_pairs(table, config)
     say(f"clustering {len(scores.links)} links (events)")
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
         len(stories), scores.links, config.event_cosine, story_cannot, story_must,
-        dates=[p.date for p in profiles], window_days=config.event_window_days,
+        dates=[date.fromordinal(d) if d > 0 else None for d in table.days.tolist()],
+        window_days=config.event_window_days,
     )
     events_idx = [sorted(e) for e in events_idx]
     events_idx.sort(key=lambda e: e[0])
@@ -360,7 +395,7 @@ def group(
     story_link: dict[int, tuple[int, str, float, tuple[str, ...]]] = {}
     adjacency: dict[int, list[tuple[int, str, float, tuple[str, ...]]]] = {}
     for lk in used_links:
-        evidence = link_evidence(lk, profiles, scores.vectors, scores.bridge, scores.neutral, scores.encoded)
+        evidence = link_evidence(lk, scores)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
     for e in events_idx:

@@ -1,8 +1,7 @@
 """Stories: near-duplicate articles. LSH on MinHash signatures proposes candidates; exact shingles confirm."""
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -175,9 +174,6 @@ def _shared_index_pairs(
     return np.unique(np.asarray(codes, dtype=np.int64))
 
 
-SEQUENCE_CACHE = 50_000  # shingle sequences kept while confirming (a few kB each)
-
-
 def near_duplicate_pairs(
     matrix: np.ndarray,
     signed: np.ndarray,
@@ -186,12 +182,16 @@ def near_duplicate_pairs(
     uses_chars: Callable[[int], bool] = lambda _i: False,
     index: RedisLSHIndex | None = None,
     keys: Sequence[str] | None = None,
+    sequences_of: Callable[[list[int]], Iterable[np.ndarray]] | None = None,
 ) -> list[PairLink]:
     """Confirmed near-duplicate pairs among the documents (a row without a signature never pairs).
 
     `matrix`/`signed`: the signatures, one row per document (`band_candidate_pairs`). `sequence_of(i)`
-    returns document i's shingle hashes in reading order; it is called only for documents that have
-    candidates (and kept in a bounded cache), so stored signatures spare the shingling of everything else.
+    returns document i's shingle hashes in reading order; it is called once for each document that has
+    candidates (and never for the others, so stored signatures spare the shingling of everything else), or
+    `sequences_of(ids)` is called once with all of them (e.g. to compute them in worker processes). Each
+    sequence is computed once and held while the pairs are confirmed (a few kB per document with candidates):
+    a bounded cache of sequences recomputed most partners again and again once the corpus outgrew it.
     `index`/`keys`: a shared LSH index (dedupe.lshindex) instead of one built in memory.
     """
     n = len(matrix)
@@ -199,21 +199,13 @@ def near_duplicate_pairs(
         codes = _shared_index_pairs(matrix, signed, config, index, keys or [])
     else:
         codes = band_candidate_pairs(matrix, signed, config)
-    cache: OrderedDict[int, np.ndarray] = OrderedDict()
-
-    def seq(i: int) -> np.ndarray:
-        found = cache.get(i)
-        if found is None:
-            found = cache[i] = sequence_of(i)
-            if len(cache) > SEQUENCE_CACHE:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(i)
-        return found
-
+    docs = np.unique(np.concatenate([codes // n, codes % n])) if len(codes) else np.zeros(0, dtype=np.int64)
+    ids = docs.tolist()
+    computed = sequences_of(ids) if sequences_of is not None else map(sequence_of, ids)
+    sequences = dict(zip(ids, computed))
     links: list[PairLink] = []
     for i, j in _code_rows(codes, n):
-        link = confirm(seq(i), seq(j), config, chars=uses_chars(i) or uses_chars(j))
+        link = confirm(sequences[i], sequences[j], config, chars=uses_chars(i) or uses_chars(j))
         if link is not None:
             links.append(PairLink(i, j, link.jaccard, link.containment, link.prefix))
     return links

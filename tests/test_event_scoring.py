@@ -217,3 +217,25 @@ def test_a_follow_up_a_week_later_is_another_event_and_the_same_pair_two_days_ap
     close = ArticleRecord(**{**FOLLOW_UP.__dict__, "published": "2025-05-07T09:00:00+00:00"})
     events = event_of(group([FIRST, close]))
     assert events["first"] == events["follow_up"]
+
+
+def test_all_posting_lists_at_once_give_the_pairs_of_each_list() -> None:
+    """`_candidate_pairs` pairs every posting list with numpy at once: the same pairs as `_windowed_pairs`
+    list by list (random lists of dated and undated stories, crowded and quiet windows, short and long lists)."""
+    import numpy as np
+
+    from dedupe.events import _candidate_pairs, _windowed_pairs
+
+    rng = np.random.default_rng(5)
+    n = 400
+    days = np.where(rng.random(n) < 0.15, -1, rng.integers(700_000, 700_060, n)).astype(np.int64)
+    lists = [np.unique(rng.integers(0, n, rng.integers(1, 90))) for _ in range(300)]
+    expected: set[tuple[int, int]] = set()
+    for arr in lists:
+        out = _windowed_pairs(arr.astype(np.int64), days, 10, 40, 12)
+        expected |= {(int(a), int(b)) for a, b in zip(out[0], out[1])}
+    keys = np.concatenate([np.full(len(arr), k, dtype=np.int64) for k, arr in enumerate(lists)])
+    stories = np.concatenate(lists).astype(np.int64)
+    left, right = _candidate_pairs([(keys, stories)], n, days, 10, 40, 12)
+    assert set(zip(left.tolist(), right.tolist())) == expected
+    assert len(expected) > 1000

@@ -308,3 +308,12 @@ def test_nightly_selection_takes_new_articles_their_window_and_whole_events() ->
     assert nightly_selection(days, previous, 10, touched={"labelled", "unknown"}) == \
         {"new", "recent", "late_member", "labelled"}
     assert nightly_selection(days, {**previous, "new": ("st-6", "ev-6")}, 10) == set()
+
+
+def test_a_chinese_story_between_english_ones_and_an_empty_last_story() -> None:
+    """Found by hypothesis: the compact profiles' per-story counts broke when the last stories of a block have
+    no terms (an empty text) and the bridge (Chinese and English both present) is built."""
+    records = [ArticleRecord(id="a0", text="harbour harbour harbour harbour harbour harbour harbour"),
+               ArticleRecord(id="a1", text="香港"), ArticleRecord(id="a2", text="")]
+    result = group(records)
+    assert sorted(m.article.id for e in result.events for m in e.members) == ["a0", "a1", "a2"]

@@ -1,0 +1,423 @@
+"""Story profiles as compact numeric data, so that event linking fits a million stories in memory.
+
+`dedupe.events.story_profile` describes one story with Python strings and Counters (about 30 kB a story); that
+is the readable definition of what a profile holds. For linking, profiles are turned into numbers where they
+are made (in the worker processes): every term (word, Han bigram, name, dictionary English word) and every
+number becomes a 64-bit xxh3 hash with its count, in numpy arrays (`compact`, a `ProfileBlock` per chunk of
+stories). `ProfileTable.build` gathers the blocks, gives each distinct hash a dense column id, and keeps the
+counts as int32 columns and uint16 counts (a few kB a story). `tfidf` then makes the unit TF-IDF vectors (the
+document frequencies gathered over all stories, each story's `max_terms` heaviest terms kept) as one
+`scipy.sparse` CSR matrix, and the keys (each story's `candidate_terms` heaviest terms) that propose candidate
+pairs. Term strings are not kept: the evidence of a kept link recomputes them for its two stories.
+
+Two different terms share a hash with probability about V^2 / 2^65 for V distinct terms (1e-6 for ten million),
+so cosines are those of the strings. What can differ from string-keyed vectors is the order among terms of equal
+weight where a story has more than `max_terms` terms: ties are broken by hash here (by the string before).
+"""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+if TYPE_CHECKING:
+    from dedupe.events import StoryProfile
+
+_COUNT_MAX = np.iinfo(np.uint16).max  # counts are stored as uint16 (a term 65,535 times in one story is capped)
+
+
+def term_hash(term: str) -> int:
+    """A fast deterministic 64-bit hash of a term (xxh3; Python's `hash()` is salted per process)."""
+    import xxhash
+
+    return xxhash.xxh3_64_intdigest(term.encode("utf-8"))
+
+
+@dataclass
+class Bag:
+    """Hashed items with counts for a run of stories: story k's items are `hashes[ptr[k]:ptr[k + 1]]`."""
+
+    hashes: np.ndarray  # uint64
+    counts: np.ndarray  # uint32
+    ptr: np.ndarray  # int64, len = stories + 1
+
+    @staticmethod
+    def of(counters: Sequence[Mapping[str, int]], strings: _Strings | None = None) -> Bag:
+        """The items of each story's {term: count} (hashed in C-level loops: a story has hundreds of terms).
+        `strings`: where the terms not given before are recorded with their hashes."""
+        import xxhash
+
+        sizes = np.fromiter(map(len, counters), dtype=np.int64, count=len(counters))
+        total = int(sizes.sum())
+        keys = list(itertools.chain.from_iterable(counters))
+        hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, keys)), dtype=np.uint64, count=total)
+        if strings is not None:
+            strings.record(hashes, keys)
+        values = itertools.chain.from_iterable(c.values() for c in counters)
+        counts = np.fromiter(values, dtype=np.int64, count=total)
+        return Bag(hashes, np.minimum(counts, _COUNT_MAX).astype(np.uint32),
+                   np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
+
+
+class _Strings:
+    """The terms of one grouping's profiles by hash, each sent once by the process that made it: a worker sends
+    a term's string with the first block that holds it, so the main process can show evidence (shared terms
+    and numbers) without computing any profile again and without a string per story."""
+
+    _seen: ClassVar[dict[str, set[int]]] = {}  # run id -> hashes this process has sent
+
+    def __init__(self, run: str) -> None:
+        self.seen = self._seen.setdefault(run, set())
+        self.new: dict[int, str] = {}
+
+    def record(self, hashes: np.ndarray, keys: list[str]) -> None:
+        if not len(hashes):
+            return
+        unique, first = np.unique(hashes, return_index=True)
+        seen, new = self.seen, self.new
+        for h, k in zip(unique.tolist(), first.tolist()):
+            if h not in seen:
+                seen.add(h)
+                new[h] = keys[k]
+
+    @classmethod
+    def forget(cls, run: str) -> None:
+        cls._seen.pop(run, None)
+
+
+@dataclass
+class ProfileBlock:
+    """The compact profiles of a run of stories (what a worker sends back)."""
+
+    family: list[str]
+    days: np.ndarray  # int64 ordinals, -1 undated
+    terms: Bag
+    latin: np.ndarray  # bool per term: a plain Latin-script word (what the dictionary bridge compares)
+    bridge: Bag | None  # Chinese stories' Latin words and dictionary English words (other stories: empty)
+    neutral: Bag | None  # name words and numbers, for language pairs without a dictionary
+    neutral_number: np.ndarray | None  # bool per neutral item: a number (`n:...`)
+    anchors: Bag  # numbers; counts: 1, or 2 when the number reads as a year (`is_year`)
+    lead: Bag  # the numbers a report leads with
+    quantities: np.ndarray  # bool per story: carries a number written as a quantity
+    texts: list[str] | None = None  # the texts, kept only when an encoder needs them
+    strings: dict[int, str] = field(default_factory=dict)  # hash -> term or number, for those not sent before
+
+
+def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_text: bool = False,
+            run: str = "") -> ProfileBlock:
+    """Hash a run of profiles into a `ProfileBlock`. `bridge`: keep the Chinese stories' dictionary words;
+    `neutral`: keep the name words and numbers for language pairs without a dictionary. `run`: the grouping
+    these blocks are for (this process sends each term's string once per run; see `forget_run`)."""
+    from dedupe.anchors import is_year
+    from dedupe.events import BRIDGED, neutral_counts
+
+    strings = _Strings(run)
+    terms = Bag.of([p.terms for p in profiles], strings)
+    latin = np.fromiter(map(_plain_latin, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
+                        count=len(terms.hashes))
+    bridge_bag = None
+    if bridge:
+        from dedupe.bridge import english_terms
+
+        counters: list[Mapping[str, int]] = []
+        for p in profiles:
+            if p.family == "zh" and "zh" in BRIDGED:
+                c = Counter({t: n for t, n in p.terms.items() if t.isascii() and t.isalpha()})
+                c.update(p.english if p.english is not None else english_terms(p.text))
+                counters.append(c)
+            else:
+                counters.append({})
+        bridge_bag = Bag.of(counters, strings)
+    neutral_bag = neutral_number = None
+    if neutral:
+        items = [neutral_counts(p) for p in profiles]
+        neutral_bag = Bag.of(items, strings)
+        neutral_number = np.array([t.startswith("n:") for c in items for t in c], dtype=bool)
+    anchors = Bag.of([{a: 2 if is_year(a) else 1 for a in p.anchors} for p in profiles], strings)
+    lead = Bag.of([dict.fromkeys(p.lead_anchors, 1) for p in profiles])
+    return ProfileBlock(
+        [p.family for p in profiles],
+        np.array([p.date.toordinal() if p.date else -1 for p in profiles], dtype=np.int64),
+        terms, latin, bridge_bag, neutral_bag, neutral_number, anchors, lead,
+        np.array([bool(p.quantities) for p in profiles], dtype=bool),
+        [p.text for p in profiles] if keep_text else None, strings.new,
+    )
+
+
+def forget_run(run: str) -> None:
+    """Drop what this process remembers of a grouping's strings (`compact` ran here, not in workers)."""
+    _Strings.forget(run)
+
+
+def _plain_latin(term: str) -> bool:
+    return term.isascii() and term.isalpha()
+
+
+class Vocabulary:
+    """Dense column ids for 64-bit hashes, given in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.sorted = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int32)
+        self.size = 0
+
+    def columns(self, hashes: np.ndarray) -> np.ndarray:
+        if not len(hashes):
+            return np.zeros(0, dtype=np.int32)
+        pos = np.searchsorted(self.sorted, hashes)
+        found = pos < len(self.sorted)
+        found[found] = self.sorted[pos[found]] == hashes[found]
+        if not found.all():
+            new = np.unique(hashes[~found])
+            at = np.searchsorted(self.sorted, new)
+            self.sorted = np.insert(self.sorted, at, new)
+            self.ids = np.insert(self.ids, at, np.arange(self.size, self.size + len(new), dtype=np.int32))
+            self.size += len(new)
+            pos = np.searchsorted(self.sorted, hashes)
+        return self.ids[pos]
+
+    def hashes(self) -> np.ndarray:
+        """Column id -> hash."""
+        out = np.zeros(self.size, dtype=np.uint64)
+        out[self.ids] = self.sorted
+        return out
+
+
+@dataclass
+class _Rows:
+    """Rows of counts over dense columns, kept block by block (so they can be freed block by block)."""
+
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # ptr, cols, counts
+
+    def add(self, vocab: Vocabulary, bag: Bag, keep: np.ndarray | None = None) -> None:
+        hashes, counts, ptr = bag.hashes, bag.counts, bag.ptr
+        if keep is not None:  # a subset of the items of each story
+            sizes = _kept_per_story(keep, ptr)
+            hashes, counts = hashes[keep], counts[keep]
+            ptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self.blocks.append((ptr, vocab.columns(hashes), counts.astype(np.uint16)))
+
+
+@dataclass
+class ProfileTable:
+    """Every story's compact profile (see the module's docstring)."""
+
+    n: int
+    families: list[str]  # family code -> name
+    family: np.ndarray  # int32 code per story; -1 for "und"
+    days: np.ndarray  # int64 ordinals, -1 undated
+    vocab_hashes: np.ndarray  # term column -> hash
+    terms: _Rows
+    bridge: _Rows | None  # rows of stories of the bridged families (others empty)
+    bridged: np.ndarray  # bool per story: has a bridge vector
+    neutral: _Rows | None
+    neutral_numbers: np.ndarray | None  # bool per neutral column: a number
+    anchors: csr_matrix  # stories x numbers, 1.0 where a story carries the number
+    quantity_anchors: csr_matrix  # the same, numbers that do not read as years only
+    lead: csr_matrix  # stories x numbers: the numbers a story leads with
+    quantities: np.ndarray  # bool per story
+    texts: list[str] | None
+    anchor_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # column -> hash
+    strings: dict[int, str] = field(default_factory=dict)  # hash -> term or number
+
+    def string(self, h: int) -> str:
+        return self.strings.get(h, f"#{h:x}")
+
+    @staticmethod
+    def build(blocks: Iterable[ProfileBlock], bridged_families: frozenset[str] = frozenset()) -> ProfileTable:
+        vocab, anchor_vocab = Vocabulary(), Vocabulary()
+        terms, bridge, neutral = _Rows(), _Rows(), _Rows()
+        families: dict[str, int] = {}
+        fam: list[np.ndarray] = []
+        days: list[np.ndarray] = []
+        anchors: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        lead: list[tuple[np.ndarray, np.ndarray]] = []
+        quantities: list[np.ndarray] = []
+        neutral_number_cols: list[np.ndarray] = []
+        texts: list[str] | None = []
+        has_bridge = has_neutral = False
+        strings: dict[int, str] = {}
+        for b in blocks:
+            strings.update(b.strings)
+            fam.append(np.array([-1 if f == "und" else families.setdefault(f, len(families)) for f in b.family],
+                                dtype=np.int32))
+            days.append(b.days)
+            if b.bridge is not None:
+                has_bridge = True
+                # A non-Chinese story of a bridged family compares its plain Latin words; a Chinese one its
+                # own bag (Latin words and dictionary English).
+                other = np.array([f in bridged_families and f != "zh" for f in b.family], dtype=bool)
+                per_term = np.repeat(other, np.diff(b.terms.ptr))
+                merged = _merge_bags(b.terms, b.latin & per_term, b.bridge)
+                bridge.add(vocab, merged)
+            terms.add(vocab, b.terms)
+            if b.neutral is not None:
+                has_neutral = True
+                neutral.add(vocab, b.neutral)
+                assert b.neutral_number is not None
+                neutral_number_cols.append(neutral.blocks[-1][1][b.neutral_number])
+            cols = anchor_vocab.columns(b.anchors.hashes)
+            anchors.append((b.anchors.ptr, cols, b.anchors.counts == 2))
+            lead.append((b.lead.ptr, anchor_vocab.columns(b.lead.hashes)))
+            quantities.append(b.quantities)
+            if texts is not None and b.texts is not None:
+                texts.extend(b.texts)
+            else:
+                texts = None
+        family = np.concatenate(fam) if fam else np.zeros(0, dtype=np.int32)
+        n = len(family)
+        names = [f for f, _ in sorted(families.items(), key=lambda kv: kv[1])]
+        codes = {f: c for c, f in enumerate(names)}
+        bridged = np.zeros(n, dtype=bool)
+        if has_bridge:
+            for f in bridged_families:
+                if f in codes:
+                    bridged |= family == codes[f]
+        numbers = np.zeros(vocab.size, dtype=bool)
+        for c in neutral_number_cols:
+            numbers[c] = True
+        a_ptr, a_cols, _ = _concat_rows([(p, c) for p, c, _ in anchors])
+        years = np.concatenate([y for _, _, y in anchors]) if anchors else np.zeros(0, dtype=bool)
+        l_ptr, l_cols, _ = _concat_rows(lead)
+        shape = (n, max(1, anchor_vocab.size))
+        ones = np.ones(len(a_cols), dtype=np.float32)
+        anchor_matrix = csr_matrix((ones, a_cols, a_ptr), shape=shape)
+        quantity_matrix = csr_matrix((np.where(years, 0, 1).astype(np.float32), a_cols.copy(), a_ptr.copy()),
+                                     shape=shape)  # its own arrays: eliminate_zeros works in place
+        quantity_matrix.eliminate_zeros()
+        lead_matrix = csr_matrix((np.ones(len(l_cols), dtype=np.float32), l_cols, l_ptr), shape=shape)
+        for m in (anchor_matrix, quantity_matrix, lead_matrix):
+            m.sort_indices()
+        return ProfileTable(
+            n, names, family, np.concatenate(days) if days else np.zeros(0, dtype=np.int64), vocab.hashes(),
+            terms, bridge if has_bridge else None, bridged, neutral if has_neutral else None,
+            numbers if has_neutral else None, anchor_matrix, quantity_matrix, lead_matrix,
+            np.concatenate(quantities) if quantities else np.zeros(0, dtype=bool), texts,
+            anchor_vocab.hashes(), strings,
+        )
+
+
+def _kept_per_story(keep: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """How many of each story's items `keep` keeps (story k's items are keep[ptr[k]:ptr[k + 1]])."""
+    total = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+    return total[ptr[1:]] - total[ptr[:-1]]
+
+
+def _merge_bags(terms: Bag, keep: np.ndarray, extra: Bag) -> Bag:
+    """Per story: the kept items of `terms` followed by the items of `extra` (hashes may repeat: summed later)."""
+    k_sizes = _kept_per_story(keep, terms.ptr)
+    e_sizes = np.diff(extra.ptr)
+    story_k = np.repeat(np.arange(len(k_sizes)), k_sizes)
+    story_e = np.repeat(np.arange(len(e_sizes)), e_sizes)
+    story = np.concatenate([story_k, story_e])
+    hashes = np.concatenate([terms.hashes[keep], extra.hashes])
+    counts = np.concatenate([terms.counts[keep], extra.counts]).astype(np.int64)
+    order = np.lexsort((hashes, story))
+    story, hashes, counts = story[order], hashes[order], counts[order]
+    if len(hashes):
+        first = np.r_[True, (hashes[1:] != hashes[:-1]) | (story[1:] != story[:-1])]
+        starts = np.flatnonzero(first)
+        counts = np.add.reduceat(counts, starts)
+        story, hashes = story[starts], hashes[starts]
+    sizes = np.bincount(story, minlength=len(k_sizes))
+    return Bag(hashes, np.minimum(counts, _COUNT_MAX).astype(np.uint32),
+               np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
+
+
+def _concat_rows(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, int]:
+    ptrs, cols, offset = [np.zeros(1, dtype=np.int64)], [], 0
+    for ptr, c in rows:
+        ptrs.append(ptr[1:] + offset)
+        cols.append(c)
+        offset += int(ptr[-1])
+    return (np.concatenate(ptrs), np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32), offset)
+
+
+_TF = np.array([0.0] + [1.0 + np.log(c) for c in range(1, _COUNT_MAX + 1)])  # 1 + ln(count)
+
+
+@dataclass
+class Vectors:
+    """Unit TF-IDF vectors (a CSR matrix, stories x term columns) and each story's candidate keys."""
+
+    matrix: csr_matrix
+    key_rows: np.ndarray  # int64: story of each candidate key
+    key_cols: np.ndarray  # int64: term column of each candidate key
+    present: np.ndarray  # bool per story: has a non-empty vector
+
+
+def tfidf(rows: _Rows, n: int, column_hashes: np.ndarray, max_terms: int, candidate_terms: int,
+          members: np.ndarray | None = None, free: bool = False) -> Vectors:
+    """Unit-length TF-IDF vectors keeping each story's `max_terms` heaviest terms (weight (1 + ln tf) *
+    (ln((N + 1) / (df + 1)) + 1), N the number of `members`, all stories by default), and its
+    `candidate_terms` heaviest as candidate keys. Ties in weight: the larger hash first. `free`: drop each
+    block of counts once used."""
+    n_cols = len(column_hashes)
+    tie = ~column_hashes  # ascending `tie` = descending hash
+    df = np.zeros(n_cols, dtype=np.int64)
+    for _ptr, cols, _counts in rows.blocks:
+        df += np.bincount(cols, minlength=n_cols)
+    n_members = n if members is None else int(members.sum())
+    idf = np.log((n_members + 1) / (df + 1)) + 1.0
+    del df
+    ptrs: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+    out_cols: list[np.ndarray] = []
+    out_data: list[np.ndarray] = []
+    key_rows: list[np.ndarray] = []
+    key_cols: list[np.ndarray] = []
+    start_row = offset = 0
+    blocks = rows.blocks
+    while blocks:
+        ptr, cols, counts = blocks[0]
+        if free:
+            blocks.pop(0)
+        m = len(ptr) - 1
+        sizes = np.diff(ptr)
+        story = np.repeat(np.arange(m), sizes)
+        w = _TF[counts] * idf[cols]
+        # Heaviest first within each story (ties: larger column hash first, any fixed order would do).
+        order = np.lexsort((tie[cols], -w, story))
+        story_s, cols_s, w_s = story[order], cols[order], w[order]
+        rank = np.arange(len(order)) - ptr[:-1][story_s]
+        keep = rank < max_terms
+        cand = rank < candidate_terms
+        key_rows.append(story_s[cand].astype(np.int64) + start_row)
+        key_cols.append(cols_s[cand].astype(np.int64))
+        story_k, cols_k, w_k = story_s[keep], cols_s[keep], w_s[keep]
+        norm = np.sqrt(np.bincount(story_k, weights=w_k * w_k, minlength=m))
+        norm[norm == 0] = 1.0
+        w_k = w_k / norm[story_k]
+        by_col = np.lexsort((cols_k, story_k))
+        out_cols.append(cols_k[by_col].astype(np.int32))
+        out_data.append(w_k[by_col].astype(np.float32))
+        kept = np.bincount(story_k, minlength=m)
+        ptrs.append(np.cumsum(kept) + offset)
+        offset += int(kept.sum())
+        start_row += m
+        if not free:
+            blocks = blocks[1:]
+    indptr = np.concatenate(ptrs)
+    indices = np.concatenate(out_cols) if out_cols else np.zeros(0, dtype=np.int32)
+    del out_cols
+    data = np.concatenate(out_data) if out_data else np.zeros(0, dtype=np.float32)
+    del out_data
+    matrix = csr_matrix((data, indices, indptr), shape=(n, max(1, n_cols)))
+    matrix.has_sorted_indices = True
+    return Vectors(matrix, np.concatenate(key_rows) if key_rows else np.zeros(0, dtype=np.int64),
+                   np.concatenate(key_cols) if key_cols else np.zeros(0, dtype=np.int64), np.diff(indptr) > 0)
+
+
+def row_dots(x: csr_matrix, y: csr_matrix, left: np.ndarray, right: np.ndarray, step: int = 20_000) -> np.ndarray:
+    """x[left[k]] . y[right[k]] for every k (sparse rows, in chunks), as float64."""
+    out = np.zeros(len(left))
+    if not len(left) or not x.nnz or not y.nnz:
+        return out
+    for start in range(0, len(left), step):
+        sl = slice(start, start + step)
+        out[sl] = np.asarray(x[left[sl]].multiply(y[right[sl]]).sum(axis=1, dtype=np.float64)).ravel()
+    return out
