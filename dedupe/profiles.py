@@ -8,7 +8,8 @@ stories). `ProfileTable.build` gathers the blocks, gives each distinct hash a de
 counts as int32 columns and uint16 counts (a few kB a story). `tfidf` then makes the unit TF-IDF vectors (the
 document frequencies gathered over all stories, each story's `max_terms` heaviest terms kept) as one
 `scipy.sparse` CSR matrix, and the keys (each story's `candidate_terms` heaviest terms) that propose candidate
-pairs. Term strings are not kept: the evidence of a kept link recomputes them for its two stories.
+pairs. Term strings are not kept per story: each process that makes blocks sends a term's string once per
+grouping (`_Strings`), and the evidence of a kept link reads its shared terms from that one hash -> string map.
 
 Two different terms share a hash with probability about V^2 / 2^65 for V distinct terms (1e-6 for ten million),
 so cosines are those of the strings. What can differ from string-keyed vectors is the order among terms of equal
@@ -17,7 +18,6 @@ weight where a story has more than `max_terms` terms: ties are broken by hash he
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 _COUNT_MAX = np.iinfo(np.uint16).max  # counts are stored as uint16 (a term 65,535 times in one story is capped)
 
 
-def term_hash(term: str) -> int:
-    """A fast deterministic 64-bit hash of a term (xxh3; Python's `hash()` is salted per process)."""
-    import xxhash
-
-    return xxhash.xxh3_64_intdigest(term.encode("utf-8"))
-
-
 @dataclass
 class Bag:
     """Hashed items with counts for a run of stories: story k's items are `hashes[ptr[k]:ptr[k + 1]]`."""
@@ -48,7 +41,8 @@ class Bag:
 
     @staticmethod
     def of(counters: Sequence[Mapping[str, int]], strings: _Strings | None = None) -> Bag:
-        """The items of each story's {term: count} (hashed in C-level loops: a story has hundreds of terms).
+        """The items of each story's {term: count}, hashed with xxh3 (deterministic; Python's `hash()` is salted
+        per process) in C-level loops: a story has hundreds of terms.
         `strings`: where the terms not given before are recorded with their hashes."""
         import xxhash
 
@@ -114,7 +108,7 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
     `neutral`: keep the name words and numbers for language pairs without a dictionary. `run`: the grouping
     these blocks are for (this process sends each term's string once per run; see `forget_run`)."""
     from dedupe.anchors import is_year
-    from dedupe.events import BRIDGED, neutral_counts
+    from dedupe.events import BRIDGED, bridge_counts, neutral_counts
 
     strings = _Strings(run)
     terms = Bag.of([p.terms for p in profiles], strings)
@@ -122,16 +116,8 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
                         count=len(terms.hashes))
     bridge_bag = None
     if bridge:
-        from dedupe.bridge import english_terms
-
-        counters: list[Mapping[str, int]] = []
-        for p in profiles:
-            if p.family == "zh" and "zh" in BRIDGED:
-                c = Counter({t: n for t, n in p.terms.items() if t.isascii() and t.isalpha()})
-                c.update(p.english if p.english is not None else english_terms(p.text))
-                counters.append(c)
-            else:
-                counters.append({})
+        counters: list[Mapping[str, int]] = [bridge_counts(p) if p.family == "zh" and "zh" in BRIDGED else {}
+                                             for p in profiles]
         bridge_bag = Bag.of(counters, strings)
     neutral_bag = neutral_number = None
     if neutral:
