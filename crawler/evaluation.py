@@ -33,7 +33,6 @@ import json
 import logging
 import multiprocessing
 import re
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -336,6 +335,7 @@ def crawl_runs(kind: str, pages: list[Page]) -> list[Run]:
     """Each page's record as `newsdedupe crawl --urls` stores it, the pages served from 127.0.0.1 as
     `text/html` with no charset. A page the crawl did not store gives an empty run (status `not stored`)."""
     from crawler.sitesrv import FixtureSite
+    from crawler.storage import open_store
 
     with tempfile.TemporaryDirectory(prefix="newsdedupe-eval-") as tmp:
         site = Path(tmp) / "site"
@@ -355,23 +355,12 @@ def crawl_runs(kind: str, pages: list[Page]) -> list[Run]:
             seconds = (time.perf_counter() - t0) / max(1, len(pages))
         if child.exitcode != 0:
             raise RuntimeError(f"the crawl of {kind}'s pages exited with {child.exitcode}")
-        con = sqlite3.connect(db)
-        con.row_factory = sqlite3.Row
-        try:
-            stored = {r["url"]: r for r in con.execute(
-                "SELECT u.url AS url, a.* FROM urls u JOIN articles a ON a.id = u.article_id")}
-        finally:
-            con.close()
-    runs = []
-    for url in urls:
-        r = stored.get(url)
-        if r is None:
-            runs.append(Run("", seconds, status="not stored"))
-            continue
-        meta = json.loads(r["meta"] or "{}")
-        runs.append(Run(r["text"] or "", seconds, r["published"], tuple(json.loads(r["authors"] or "[]")),
-                        r["language"], r["extraction_status"], r["title"], declared=meta.get("declared_language")))
-    return runs
+        with open_store(db) as store:
+            stored = [store.article_for_url(url) for url in urls]
+    return [Run("", seconds, status="not stored") if a is None else
+            Run(a.text or "", seconds, a.published, tuple(a.authors), a.language, a.extraction_status, a.title,
+                declared=a.meta.get("declared_language"))
+            for a in stored]
 
 
 def select(pages: list[Page], limit: int | None = None, every: int = 1) -> list[Page]:
