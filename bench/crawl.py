@@ -420,7 +420,8 @@ def _warm(_x: int) -> None:
     import crawler.extraction  # noqa: F401
 
 
-def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: int) -> dict[str, float]:
+def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: int,
+                     server_pid: int | None = None) -> dict[str, float]:
     jobs = [(p, u.replace("{{BASE}}", base_url), base_url) for p, u in articles]
     ctx = mp.get_context("spawn")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -435,7 +436,8 @@ def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: in
         for i, status in enumerate(futures):
             ok += status == "ok"
             if i % 200 == 0:
-                peak = max(peak, sum(c.memory_info().rss for c in me.children(recursive=True)))
+                peak = max(peak, sum(c.memory_info().rss for c in me.children(recursive=True)
+                                     if c.pid != server_pid))  # the site server is not extraction's
         t2 = time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -541,7 +543,7 @@ def main() -> None:
             for what in runs:
                 load = os.getloadavg()[0]
                 if what == ALONE:
-                    res: dict[str, Any] = extraction_alone(articles, base_url, args.workers)
+                    res: dict[str, Any] = extraction_alone(articles, base_url, args.workers, server.pid)
                     label = f"extraction alone, {args.workers} processes"
                     cpu = f"{res['cpu'] / res['pages'] * 1000:.1f}"
                     rss = f"{res['peak_tree'] / mb:.0f} in all workers"
