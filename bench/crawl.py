@@ -1,13 +1,15 @@
 """Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
 
     python bench/crawl.py [--pages 5000] [--outlets 10] [--repeat 3] [--crawl-workers 2] [--workers 2]
-                          [--http 1.1|1.0] [--keep DIR] [--skip-alone]
+                          [--http 1.1|1.0] [--server lean|fixture] [--keep DIR] [--skip-alone]
 
 1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
    each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
    `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
-2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`), over HTTP/1.1 with
-   connections kept alive (`--http 1.0`: a new connection for every page, as the tests' server does).
+2. Serves it on 127.0.0.1 from a separate process (`LeanSite`: responses rendered before the run, answered
+   from memory; `--server fixture`: the tests' `crawler.sitesrv.FixtureSite`, which cost 8x the CPU on the
+   cores the crawl uses), over HTTP/1.1 with connections kept alive (`--http 1.0`: a new connection for every
+   page, as the tests' server does).
 3. Runs, `--repeat` rounds, interleaved (the order reversed every other round: crawl, alone; alone, crawl; ...):
    - the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
      politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of

@@ -3,8 +3,9 @@
 `ExtractionPool.extract` runs `crawler.extraction.extract_article` (the same function, same arguments, so the
 same result) in a worker process and gives the reactor something to await.
 
-- Each worker is connected to the crawl by a Unix socket pair that the reactor reads and writes itself, like
-  any other connection: a page goes out as one length-prefixed pickle and its record comes back the same way.
+- Each worker is connected to the crawl by a Unix socket pair whose descriptor the reactor watches itself (no
+  Twisted connection object around it: see `_Channel`): a page goes out as one length-prefixed pickle and its
+  record comes back the same way.
   No helper threads, no wake-up pipe, no lock in the crawl's process (a `ProcessPoolExecutor` has a feeder
   and a manager thread per pool, whose pickling, pipe writes and GIL hand-overs cost the reactor about a
   tenth of its time in the crawl benchmark). A worker holds at most two pages (one extracting, one waiting),
