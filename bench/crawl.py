@@ -1,13 +1,15 @@
 """Crawl throughput on a generated site served from 127.0.0.1, next to extraction alone on the same pages.
 
     python bench/crawl.py [--pages 5000] [--outlets 10] [--repeat 3] [--crawl-workers 2] [--workers 2]
-                          [--http 1.1|1.0] [--keep DIR] [--skip-alone]
+                          [--http 1.1|1.0] [--server lean|fixture] [--keep DIR] [--skip-alone]
 
 1. Generates a site of `--pages` article pages (our own generated text, English and Chinese, 30-80 KB of HTML
    each with the usual boilerplate: styles, scripts, navigation, related links, footer), split over
    `--outlets` outlets, each with an RSS feed (its newest 40) and a sitemap (all of its articles).
-2. Serves it on 127.0.0.1 from a separate process (`crawler.sitesrv.FixtureSite`), over HTTP/1.1 with
-   connections kept alive (`--http 1.0`: a new connection for every page, as the tests' server does).
+2. Serves it on 127.0.0.1 from a separate process (`LeanSite`: responses rendered before the run, answered
+   from memory; `--server fixture`: the tests' `crawler.sitesrv.FixtureSite`, which cost 8x the CPU on the
+   cores the crawl uses), over HTTP/1.1 with connections kept alive (`--http 1.0`: a new connection for every
+   page, as the tests' server does).
 3. Runs, `--repeat` rounds, interleaved (the order reversed every other round: crawl, alone; alone, crawl; ...):
    - the real crawl (`crawler.runner.run_crawl`, what `newsdedupe crawl --allow-private` runs, without the
      politeness delays as in `newsdedupe demo`) in a child process into a fresh store, once per value of
@@ -230,7 +232,105 @@ allow = ['^{base}/{outlet}/news/']
 
 
 # --- serving -----------------------------------------------------------------------------------------------
-def _serve(root: str, queue: mp.Queue, http: str = "1.1") -> None:  # type: ignore[type-arg]
+_SERVED_TYPES = {".html": b"text/html", ".xml": b"application/xml", ".txt": b"text/plain",
+                 ".toml": b"text/plain"}
+
+
+class LeanSite:
+    """The benchmark's site server: a minimal asyncio HTTP server over the generated folder.
+
+    The site is a benchmark artifact (a real crawl's servers run on other machines), but on this 2-core
+    machine its CPU is taken from the same cores as the crawl's. `crawler.sitesrv.FixtureSite` (the tests'
+    server: a thread per connection, `http.server`'s header parsing, an ETag hashed over every body) cost
+    0.4-0.5 ms per page; this one renders every file's response once before it announces its address
+    ({{BASE}} substituted, headers included: status line, Content-Type, Content-Length, ETag, Last-Modified;
+    about 260 MB for 5,000 pages) and answers each request from memory, keeping connections alive over
+    HTTP/1.1 (`http="1.0"`: the connection closes after each response)."""
+
+    def __init__(self, root: str, http: str = "1.1") -> None:
+        self.root = Path(root).resolve()
+        self.keep_alive = http == "1.1"
+        self.version = b"HTTP/1.1" if self.keep_alive else b"HTTP/1.0"
+        self.base_url = ""
+        self.cache: dict[bytes, bytes] = {}
+
+    def response(self, target: bytes) -> bytes:
+        cached = self.cache.get(target)
+        if cached is not None:
+            return cached
+        from email.utils import formatdate
+        from urllib.parse import unquote
+
+        path = unquote(target.decode("latin-1").split("?", 1)[0])
+        file = (self.root / path.lstrip("/")).resolve()
+        if path.endswith("/"):
+            file = file / "index.html"
+        if self.root not in file.parents or not file.is_file():
+            body, head = b"not found", [b"404 Not Found", b"Content-Type: text/plain"]
+        else:
+            body = file.read_bytes()
+            if file.suffix in _SERVED_TYPES:
+                body = body.replace(b"{{BASE}}", self.base_url.encode("ascii"))
+            stat = file.stat()
+            head = [b"200 OK", b"Content-Type: " + _SERVED_TYPES.get(file.suffix, b"application/octet-stream"),
+                    b'ETag: "%x-%x"' % (stat.st_mtime_ns, len(body)),
+                    b"Last-Modified: " + formatdate(stat.st_mtime, usegmt=True).encode("ascii")]
+        connection = b"keep-alive" if self.keep_alive else b"close"
+        data = b"\r\n".join([self.version + b" " + head[0], b"Server: bench-site/1", *head[1:],
+                             b"Content-Length: %d" % len(body), b"Connection: " + connection, b"", b""]) + body
+        self.cache[target] = data
+        return data
+
+    def protocol(self) -> Any:
+        import asyncio
+
+        site = self
+
+        class Connection(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+                self.buffer = b""
+
+            def data_received(self, data: bytes) -> None:
+                self.buffer += data
+                while True:
+                    end = self.buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        return
+                    head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
+                    parts = head.split(b"\r\n", 1)[0].split(b" ")
+                    if len(parts) < 2:
+                        self.transport.close()
+                        return
+                    data = site.response(parts[1])
+                    self.transport.write(data if parts[0] != b"HEAD" else data[:data.index(b"\r\n\r\n") + 4])
+                    if not site.keep_alive:
+                        self.transport.close()
+                        return
+
+        return Connection
+
+    def serve(self, queue: Any) -> None:
+        import asyncio
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(self.protocol(), "127.0.0.1", 0, backlog=256)
+            port = server.sockets[0].getsockname()[1]
+            self.base_url = f"http://127.0.0.1:{port}"
+            for file in sorted(self.root.rglob("*")):
+                if file.is_file():
+                    self.response(("/" + file.relative_to(self.root).as_posix()).encode("latin-1"))
+            queue.put(self.base_url)
+            await server.serve_forever()
+
+        asyncio.run(main())
+
+
+def _serve(root: str, queue: mp.Queue, http: str = "1.1", server: str = "lean") -> None:  # type: ignore[type-arg]
+    if server == "lean":
+        LeanSite(root, http).serve(queue)
+        return
     from http.server import BaseHTTPRequestHandler
 
     from crawler.sitesrv import FixtureSite
@@ -322,7 +422,8 @@ def _warm(_x: int) -> None:
     import crawler.extraction  # noqa: F401
 
 
-def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: int) -> dict[str, float]:
+def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: int,
+                     server_pid: int | None = None) -> dict[str, float]:
     jobs = [(p, u.replace("{{BASE}}", base_url), base_url) for p, u in articles]
     ctx = mp.get_context("spawn")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -337,7 +438,8 @@ def extraction_alone(articles: list[tuple[str, str]], base_url: str, workers: in
         for i, status in enumerate(futures):
             ok += status == "ok"
             if i % 200 == 0:
-                peak = max(peak, sum(c.memory_info().rss for c in me.children(recursive=True)))
+                peak = max(peak, sum(c.memory_info().rss for c in me.children(recursive=True)
+                                     if c.pid != server_pid))  # the site server is not extraction's
         t2 = time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -391,6 +493,9 @@ def main() -> None:
     ap.add_argument("--http", choices=["1.1", "1.0"], default="1.1",
                     help="the site server's HTTP version: 1.1 keeps connections alive (as real web servers do), "
                          "1.0 opens one per page")
+    ap.add_argument("--server", choices=["lean", "fixture"], default="lean",
+                    help="the site server: lean (an asyncio server answering from memory, the default) or fixture "
+                         "(crawler.sitesrv.FixtureSite, the tests' threaded server, as before 2026-11-22 17:00)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds; each runs every crawl and extraction alone once, interleaved")
     args = ap.parse_args()
@@ -416,11 +521,12 @@ def main() -> None:
               f"{max(sizes) // 1024} KB (mean {sum(sizes) / len(sizes) / 1024:.0f} KB), "
               + ("reused from an earlier run" if reused else f"generated in {time.perf_counter() - t0:.1f} s")
               + f"; served over HTTP/{args.http}" + (" (connections kept alive)" if args.http == "1.1" else
-                                                      " (a connection per page)"),
-              flush=True)
+                                                      " (a connection per page)")
+              + f" by the {args.server} server", flush=True)
         ctx = mp.get_context("spawn")
         queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-        server = ctx.Process(target=_serve, args=(str(site_root), queue, args.http), daemon=True)
+        server = ctx.Process(target=_serve, args=(str(site_root), queue, args.http, args.server),
+                             daemon=True)
         server.start()
         base_url = queue.get(timeout=60)
         server_ps = _psutil().Process(server.pid)
@@ -439,7 +545,7 @@ def main() -> None:
             for what in runs:
                 load = os.getloadavg()[0]
                 if what == ALONE:
-                    res: dict[str, Any] = extraction_alone(articles, base_url, args.workers)
+                    res: dict[str, Any] = extraction_alone(articles, base_url, args.workers, server.pid)
                     label = f"extraction alone, {args.workers} processes"
                     cpu = f"{res['cpu'] / res['pages'] * 1000:.1f}"
                     rss = f"{res['peak_tree'] / mb:.0f} in all workers"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from htmldate import find_date
 from lxml import etree
 
 from crawler.encoding import binary_kind, decode_html
+from crawler.extracted import Extracted, Hints
 from dedupe.chinese import HAN_RE
 from dedupe.language import LanguageDecision, detect_language, normalise_tag
 
@@ -33,42 +33,6 @@ def _han_count(text: str) -> int:
     return sum(map(len, _HAN_RUN.findall(text)))
 
 MIN_HAN_CHARS = 120
-
-
-@dataclass(frozen=True)
-class Hints:
-    """What is known about a URL before it is fetched (feed or sitemap metadata, the outlet)."""
-
-    title: str | None = None
-    published: str | None = None
-    language: str | None = None
-    keywords: tuple[str, ...] = ()
-    outlet_languages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Extracted:
-    status: str  # ok | not_article | too_short | no_text | not_html | paywall | consent_wall
-    url: str
-    canonical_url: str | None = None
-    title: str | None = None
-    text: str = ""
-    published: str | None = None
-    published_source: str | None = None
-    authors: tuple[str, ...] = ()
-    language: str | None = None
-    language_source: str | None = None
-    encoding: str | None = None
-    sitename: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status, "url": self.url, "canonical_url": self.canonical_url, "title": self.title,
-            "published": self.published, "published_source": self.published_source,
-            "authors": list(self.authors), "language": self.language, "language_source": self.language_source,
-            "encoding": self.encoding, "sitename": self.sitename, "text": self.text,
-        }
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -3,8 +3,9 @@
 `ExtractionPool.extract` runs `crawler.extraction.extract_article` (the same function, same arguments, so the
 same result) in a worker process and gives the reactor something to await.
 
-- Each worker is connected to the crawl by a Unix socket pair that the reactor reads and writes itself, like
-  any other connection: a page goes out as one length-prefixed pickle and its record comes back the same way.
+- Each worker is connected to the crawl by a Unix socket pair whose descriptor the reactor watches itself (no
+  Twisted connection object around it: see `_Channel`): a page goes out as one length-prefixed pickle and its
+  record comes back the same way.
   No helper threads, no wake-up pipe, no lock in the crawl's process (a `ProcessPoolExecutor` has a feeder
   and a manager thread per pool, whose pickling, pipe writes and GIL hand-overs cost the reactor about a
   tenth of its time in the crawl benchmark). A worker holds at most two pages (one extracting, one waiting),
@@ -35,9 +36,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from twisted.internet.protocol import Factory, Protocol
-
-from crawler.extraction import Extracted, Hints
+from crawler.extracted import Extracted, Hints
 
 log = logging.getLogger(__name__)
 
@@ -152,23 +151,97 @@ class _Worker:
 
     def __init__(self, process: Any) -> None:
         self.process = process
-        self.transport: Any = None
+        self.channel: _Channel | None = None
         self.inflight: dict[int, _Job] = {}
         self.buffer = bytearray()
         self.lost = False
 
 
-class _Channel(Protocol):
-    """The reactor's end of a worker's socket: length-prefixed pickles in both directions."""
+class _Channel:
+    """The reactor's end of a worker's socket: length-prefixed pickles in both directions.
 
-    def __init__(self, pool: ExtractionPool, worker: _Worker) -> None:
+    A file descriptor the reactor watches itself (`addReader`), not a Twisted connection: Twisted's Unix
+    connections read with `recvmsg` and an ancillary-data buffer (for passing descriptors, unused here) and
+    queue every write until the next turn of the loop, registering and unregistering the socket for writing
+    each time (two `epoll_ctl` calls per page). Here a page is sent at once with one `sendmsg` (the worker
+    holds at most two, so the socket's buffer has room); only what does not fit waits for the reactor."""
+
+    def __init__(self, pool: ExtractionPool, worker: _Worker, sock: socket.socket, reactor: Any) -> None:
         self.pool = pool
         self.worker = worker
+        self.sock = sock
+        self.reactor = reactor
+        self.fd = sock.fileno()
+        self.pending: deque[memoryview] = deque()  # what the socket did not take yet
+        self.closed = False
+        self.writing = False  # registered with the reactor for writing
+        reactor.addReader(self)
 
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted's interface
-        self.worker.transport = self.transport
+    # -- what the reactor calls (IReadDescriptor, IWriteDescriptor) --
+    def fileno(self) -> int:
+        return -1 if self.closed else self.fd
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+    def logPrefix(self) -> str:
+        return "newsdedupe-extract"
+
+    def doRead(self) -> Any:
+        try:
+            data = self.sock.recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            return exc
+        if not data:
+            return ConnectionError("the extraction worker closed its socket")
+        self.received(data)
+        return None
+
+    def doWrite(self) -> Any:
+        try:
+            self._send()
+        except OSError as exc:
+            return exc
+        return None
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.close()
+        self.pool._lost(self.worker, reason)
+
+    # -- the pool's side --
+    def write(self, head: bytes, data: bytes) -> None:
+        self.pending.append(memoryview(head))
+        self.pending.append(memoryview(data))
+        if len(self.pending) == 2:  # nothing was waiting: send now
+            try:
+                self._send()
+            except OSError as exc:
+                self.reactor.callLater(0, self.connectionLost, exc)
+
+    def _send(self) -> None:
+        pending = self.pending
+        while pending:
+            try:
+                sent = self.sock.sendmsg(list(pending))
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            while sent and pending:
+                first = pending[0]
+                if sent >= len(first):
+                    sent -= len(first)
+                    pending.popleft()
+                else:
+                    pending[0] = first[sent:]
+                    sent = 0
+            if pending:
+                if not self.writing:  # the socket is full: the rest when it has room
+                    self.writing = True
+                    self.reactor.addWriter(self)
+                return
+        if self.writing:
+            self.writing = False
+            self.reactor.removeWriter(self)
+
+    def received(self, data: bytes) -> None:
         buffer = self.worker.buffer
         buffer += data
         start = 0
@@ -185,16 +258,21 @@ class _Channel(Protocol):
         if start:
             del buffer[:start]
 
-    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
-        self.pool._lost(self.worker, reason)
+    def shutdown_write(self) -> None:
+        """Tell the worker no more pages come (it finishes the one it holds and exits)."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
-
-class _Factory(Factory):
-    def __init__(self, channel: _Channel) -> None:
-        self.channel = channel
-
-    def buildProtocol(self, addr: Any) -> _Channel:  # noqa: N802 - Twisted's interface
-        return self.channel
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.reactor.removeReader(self)
+        self.reactor.removeWriter(self)
+        self.closed = True
+        self.pending.clear()
+        self.sock.close()
 
 
 class ExtractionPool:
@@ -220,11 +298,8 @@ class ExtractionPool:
         finally:
             theirs.close()
         worker = _Worker(process)
-        try:
-            ours.setblocking(False)
-            reactor.adoptStreamConnection(ours.fileno(), socket.AF_UNIX, _Factory(_Channel(self, worker)))  # type: ignore[attr-defined]
-        finally:
-            ours.close()  # the reactor holds its own duplicate of the descriptor
+        ours.setblocking(False)
+        worker.channel = _Channel(self, worker, ours, reactor)
         self._workers.append(worker)
         return worker
 
@@ -241,7 +316,8 @@ class ExtractionPool:
             job = self._queue.popleft()
             worker.inflight[job.id] = job
             data = pickle.dumps(job.args, protocol=_PROTOCOL)
-            worker.transport.writeSequence([_HEAD.pack(len(data)), data])
+            assert worker.channel is not None
+            worker.channel.write(_HEAD.pack(len(data)), data)
 
     def _result(self, worker: _Worker, result: tuple[Any, ...]) -> None:
         job_id, ok, value, records = result
@@ -305,18 +381,15 @@ class ExtractionPool:
         self._queue.clear()
         workers, self._workers = self._workers, []
         for worker in workers:
-            if worker.transport is not None:
-                try:
-                    worker.transport.socket.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
+            if worker.channel is not None:
+                worker.channel.shutdown_write()
         for worker in workers:
             worker.process.join(10.0)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(5.0)
-            if worker.transport is not None:
-                worker.transport.loseConnection()
+            if worker.channel is not None:
+                worker.channel.close()
             self._lost(worker, None)
 
 

@@ -10,7 +10,6 @@ is still refused.
 """
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import random
@@ -25,6 +24,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.asyncio import sleep
 from twisted.internet.error import DNSLookupError
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Any:
         result = super().process_response(request, response)
         if isinstance(result, Request) and self.base > 0:
-            await asyncio.sleep(self._delay(result, response))
+            await sleep(self._delay(result, response))
         return result
 
     async def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> Any:
@@ -213,5 +213,5 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return None  # refused by our own resolver: asking again gives the same answer
         result = super().process_exception(request, exception)
         if isinstance(result, Request) and self.base > 0:
-            await asyncio.sleep(self._delay(result, None))
+            await sleep(self._delay(result, None))
         return result

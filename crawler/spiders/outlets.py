@@ -32,7 +32,7 @@ from crawler.discovery import (
     sitemap_period,
 )
 from crawler.encoding import binary_kind
-from crawler.extraction import Extracted, Hints, extract_article
+from crawler.extracted import Extracted, Hints
 from crawler.extractpool import ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
@@ -180,6 +180,8 @@ class OutletsSpider(scrapy.Spider):
             self.pool = ExtractionPool(self.extract_workers)
         if self.pool is not None:
             return await self.pool.extract(body, url, hints, content_type)
+        from crawler.extraction import extract_article  # only here: the workers import it, not the reactor
+
         try:
             return extract_article(body, url, hints, content_type)
         except Exception as exc:
