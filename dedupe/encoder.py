@@ -14,7 +14,6 @@ own.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -50,8 +49,9 @@ def _model(name: str = "e5"):  # type: ignore[no-untyped-def]
         ) from exc
     try:
         if name == "use":
-            # BLAS threads of its forward pass (through threadpoolctl): the machine's cores, at most 4.
-            return package.USE(threads=max(1, min(4, os.cpu_count() or 1)))
+            # One BLAS thread (through threadpoolctl): about 15 ms of CPU per text already, and on a loaded
+            # machine more threads spin-wait (more CPU for the same vectors).
+            return package.USE(threads=1)
         return package.E5()
     except (OSError, RuntimeError, ImportError, AttributeError) as exc:
         raise EncoderUnavailable(f"the {name} encoder ({module}) could not be loaded: {exc}") from exc

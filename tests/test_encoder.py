@@ -110,10 +110,10 @@ def test_unknown_encoder_is_refused() -> None:
 def test_each_encoder_has_its_own_mix_unless_one_is_given() -> None:
     """USE's cosines of unrelated news sit far lower than e5's, so each encoder has its own floor; a weight or
     floor given explicitly wins, and a value equal to the encoder's own is the same grouping (fingerprint)."""
-    assert GroupingConfig(encoder="use").encoder_mix() == (0.9, 0.3)
+    assert GroupingConfig(encoder="use").encoder_mix() == (0.1, 0.6)
     assert GroupingConfig(encoder="e5").encoder_mix() == (0.5, 0.8)
-    assert GroupingConfig(encoder="use", encoder_floor=0.5).encoder_mix() == (0.9, 0.5)
-    assert (GroupingConfig(encoder="use", encoder_weight=0.9).fingerprint()
+    assert GroupingConfig(encoder="use", encoder_floor=0.5).encoder_mix() == (0.1, 0.5)
+    assert (GroupingConfig(encoder="use", encoder_weight=0.1).fingerprint()
             == GroupingConfig(encoder="use").fingerprint() != GroupingConfig(encoder="e5").fingerprint())
     assert GroupingConfig(encoder="use", encoder_weight=0.5).fingerprint() != GroupingConfig(encoder="use").fingerprint()
     with pytest.raises(ValueError, match="encoder_weight"):
