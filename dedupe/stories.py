@@ -329,6 +329,9 @@ def _confirm_chunk(
 
 
 CONFIRM_CHUNK = 20_000  # candidate pairs per confirmation chunk (a worker's unit of work)
+# Below this many candidate pairs (about a second of work) they are confirmed in this process: starting the
+# worker processes would cost more.
+PARALLEL_CONFIRM_MIN_PAIRS = 100_000
 
 _Mapper = Callable[..., Iterable[Any]]
 
@@ -359,7 +362,8 @@ def near_duplicate_pairs(
     worker processes). The blocks are written to temporary files as they come and mapped (a few kB per
     document with candidates, out of the main process's heap). Candidate pairs are then confirmed chunk by
     chunk (`CONFIRM_CHUNK` pairs): `map_chunks(fn, chunks, *args)` runs fn on each chunk and yields the
-    results in order (e.g. in worker processes, which map the same files); in this process by default.
+    results in order (e.g. in worker processes, which map the same files) from `PARALLEL_CONFIRM_MIN_PAIRS`
+    pairs on; in this process below that or by default.
     `index`/`keys`: a shared LSH index (dedupe.lshindex) instead of one built in memory.
     """
     import shutil
@@ -393,7 +397,7 @@ def near_duplicate_pairs(
                 ra, rb = np.searchsorted(docs, ia), np.searchsorted(docs, ib)
                 yield ia, ib, ra, rb, chars[ra] | chars[rb]
 
-        run = map_chunks or _in_process
+        run = map_chunks if map_chunks is not None and len(codes) >= PARALLEL_CONFIRM_MIN_PAIRS else _in_process
         return list(run(_confirm_chunk, chunks(), folder, config))
     finally:
         _SetTable.close(folder)
