@@ -11,6 +11,7 @@ import logging
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _segmenter():  # type: ignore[no-untyped-def]
     return jieba
 
 
-_MISSING = 0.5j  # a value no entry of the table holds (compared by identity)
+_MISSING = object()  # what no entry of the table holds (compared by identity)
 
 
 class _Segmenter:
@@ -103,7 +104,8 @@ class _Segmenter:
 
     def _route(self, sentence: str) -> list[int]:
         """For each position, where jieba's best path puts the end of the word that starts there."""
-        get, unknown, missing = self.table.get, self.unknown, _MISSING
+        get: Any = self.table.get  # (fragment, default) -> log-probability, None for a prefix, or default
+        unknown, missing = self.unknown, _MISSING
         n = len(sentence)
         score = [0.0] * (n + 1)
         end = [0] * (n + 1)
