@@ -29,7 +29,7 @@ from dedupe.profiles import ProfileBlock, ProfileTable, compact, forget_run
 from dedupe.records import ArticleRecord, parse_timestamp
 from dedupe.shingles import shingle_sequence, uses_char_shingles
 from dedupe.signatures import minhash_signatures, signature_bytes
-from dedupe.stories import PairLink, band_matches, near_duplicate_pairs, story_clusters
+from dedupe.stories import PairLink, ShingleBlock, band_matches, near_duplicate_pairs, story_clusters
 
 if TYPE_CHECKING:
     from dedupe.lshindex import RedisLSHIndex
@@ -122,9 +122,9 @@ def _signature_chunk(
     return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
 
 
-def _sequence_chunk(items: Sequence[tuple[str, str | None]], config: GroupingConfig) -> list[np.ndarray]:
-    """Shingle hashes in reading order for each (text, language): what near-duplicate confirmation compares."""
-    return [shingle_sequence(text, lang, config) for text, lang in items]
+def _shingle_set_chunk(items: Sequence[tuple[str, str | None]], config: GroupingConfig) -> list[ShingleBlock]:
+    """The shingles of each (text, language) as near-duplicate confirmation reads them (one block a chunk)."""
+    return [ShingleBlock.of(shingle_sequence(text, lang, config) for text, lang in items)]
 
 
 def _profile_chunk(items: Sequence[tuple[int, list[str], str | None, date | None]], bridge: bool, neutral: bool,
@@ -333,14 +333,18 @@ def group(
     chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
     keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
 
-    def sequences_of(idx: list[int]) -> Iterator[np.ndarray]:
-        """Shingle sequences of the documents with candidates, computed in the workers when there are any."""
+    def sets_of(idx: list[int]) -> Iterator[ShingleBlock]:
+        """Shingles of the documents with candidates, computed in the workers when there are any."""
         chunks = ([(records[i].text or records[i].title or "", languages[records[i].id][0])
                    for i in idx[start:start + _CHUNK]] for start in range(0, len(idx), _CHUNK))
-        return _iter_chunks(_sequence_chunk, chunks, workers if len(idx) > _CHUNK else 0, config)
+        return _iter_chunks(_shingle_set_chunk, chunks, workers if len(idx) > _CHUNK else 0, config)
+
+    def map_chunks(fn: Callable[..., list[Any]], chunks: Iterable[Any], *args: object) -> Iterator[Any]:
+        """Candidate pairs confirmed chunk by chunk, in the workers when there are any."""
+        return _iter_chunks(fn, chunks, workers, *args)
 
     pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys,
-                                 sequences_of)
+                                 sets_of, map_chunks)
     del matrix
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -174,48 +174,234 @@ def _shared_index_pairs(
     return np.unique(np.asarray(codes, dtype=np.int64))
 
 
+@dataclass
+class ShingleBlock:
+    """The shingles of a run of documents as confirmation reads them: per document its distinct shingle hashes
+    (sorted) with the position where each first occurs in reading order, and the length of its sequence.
+    Document k's shingles are `values[ptr[k]:ptr[k + 1]]`. The prefix of a sequence (its first L shingles) as
+    a set is then the values whose first occurrence is before L: no sequence needs to be kept or re-read."""
+
+    values: np.ndarray  # uint32
+    first: np.ndarray  # uint32
+    sizes: np.ndarray  # int64: distinct shingles per document
+    lengths: np.ndarray  # int64: sequence length per document
+
+    @staticmethod
+    def of(sequences: Iterable[np.ndarray]) -> ShingleBlock:
+        values: list[np.ndarray] = []
+        first: list[np.ndarray] = []
+        lengths: list[int] = []
+        for seq in sequences:
+            v, f = np.unique(seq, return_index=True)
+            values.append(v.astype(np.uint32, copy=False))
+            first.append(f.astype(np.uint32))
+            lengths.append(len(seq))
+        return ShingleBlock(
+            np.concatenate(values) if values else np.zeros(0, dtype=np.uint32),
+            np.concatenate(first) if first else np.zeros(0, dtype=np.uint32),
+            np.fromiter(map(len, values), dtype=np.int64, count=len(values)),
+            np.asarray(lengths, dtype=np.int64),
+        )
+
+
+def _common(x: np.ndarray, y: np.ndarray) -> int:
+    """How many values two sorted arrays of distinct values share."""
+    if len(x) > len(y):
+        x, y = y, x
+    if not len(x):
+        return 0
+    pos = np.searchsorted(y, x)
+    pos[pos == len(y)] = 0
+    return int(np.count_nonzero(y[pos] == x))
+
+
+def _confirm_rows(
+    rows_a: np.ndarray, rows_b: np.ndarray, chars: np.ndarray, sets: _SetTable, config: GroupingConfig
+) -> list[tuple[int, float, float, float]]:
+    """`confirm` for candidate pairs given as rows of `sets`: (index in the input, jaccard, containment, prefix)
+    of each confirmed pair. The same decisions and measures as `confirm` on the sequences, computed from the
+    documents' sorted distinct shingles (`ShingleBlock`), and the cheap tests first: a pair whose sizes alone
+    rule out both of `confirm`'s branches (the Jaccard is at most the smaller set over the larger) is not
+    intersected, and the prefix is only measured for a pair that passes a branch's other conditions."""
+    values, first = sets.values, sets.first
+    ptr, lengths = sets.ptr_list, sets.lengths_list
+    min_ratio, min_containment = config.story_min_ratio, config.story_containment
+    containment_prefix = config.story_containment_prefix
+    out: list[tuple[int, float, float, float]] = []
+    for k, (a, b, ch) in enumerate(zip(rows_a.tolist(), rows_b.tolist(), chars.tolist())):
+        na, nb = ptr[a + 1] - ptr[a], ptr[b + 1] - ptr[b]
+        if na > nb:
+            a, b, na, nb = b, a, nb, na
+        if not na:
+            continue
+        min_j = config.story_jaccard_chars if ch else config.story_jaccard
+        ratio = na / nb
+        if ratio < min_j and ratio < min_ratio:
+            continue  # Jaccard <= ratio < min_j, and too small for containment
+        set_a = values[ptr[a]:ptr[a + 1]]
+        set_b = values[ptr[b]:ptr[b + 1]]
+        inter = _common(set_a, set_b)
+        union = na + nb - inter
+        j = inter / union if union else 0.0
+        containment = inter / na
+        by_jaccard = j >= min_j
+        by_containment = containment >= min_containment and ratio >= min_ratio
+        if not (by_jaccard or by_containment):
+            continue
+        prefix_b = set_b[first[ptr[b]:ptr[b + 1]] < lengths[a]]
+        p_inter = _common(set_a, prefix_b)
+        p_union = na + len(prefix_b) - p_inter
+        prefix = p_inter / p_union if p_union else 0.0
+        min_prefix = config.story_prefix_chars if ch else config.story_prefix
+        if (by_jaccard and prefix >= min_prefix) or (by_containment and prefix >= containment_prefix):
+            out.append((k, j, containment, prefix))
+    return out
+
+
+@dataclass
+class _SetTable:
+    """Every candidate document's `ShingleBlock` rows in one table (row r: the r-th document with candidates)."""
+
+    values: np.ndarray
+    first: np.ndarray
+    ptr: np.ndarray
+    lengths: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.ptr_list: list[int] = self.ptr.tolist()  # read per pair: Python ints are cheaper than numpy scalars
+        self.lengths_list: list[int] = self.lengths.tolist()
+
+    _opened: ClassVar[dict[str, _SetTable]] = {}
+
+    @staticmethod
+    def write(blocks: Iterable[ShingleBlock], folder: str) -> _SetTable:
+        """Written to files in `folder` as the blocks come (so the main process never holds them all), then
+        mapped read-only: worker processes map the same files."""
+        import os
+
+        sizes: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        with open(os.path.join(folder, "values"), "wb") as fv, open(os.path.join(folder, "first"), "wb") as ff:
+            for block in blocks:
+                fv.write(block.values.tobytes())
+                ff.write(block.first.tobytes())
+                sizes.append(block.sizes)
+                lengths.append(block.lengths)
+        ptr = np.concatenate(([0], np.cumsum(np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64))))
+        np.save(os.path.join(folder, "ptr.npy"), ptr.astype(np.int64))
+        np.save(os.path.join(folder, "lengths.npy"),
+                np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64))
+        return _SetTable.open(folder)
+
+    @classmethod
+    def open(cls, folder: str) -> _SetTable:
+        import os
+
+        table = cls._opened.get(folder)
+        if table is None:
+            ptr = np.load(os.path.join(folder, "ptr.npy"))
+            total = int(ptr[-1])
+
+            def mapped(name: str) -> np.ndarray:
+                if not total:
+                    return np.zeros(0, dtype=np.uint32)
+                mapped = np.memmap(os.path.join(folder, name), dtype=np.uint32, mode="r", shape=(total,))
+                return mapped.view(np.ndarray)  # slices of a plain array view cost less than memmap slices
+
+            table = cls(mapped("values"), mapped("first"), ptr, np.load(os.path.join(folder, "lengths.npy")))
+            cls._opened = {folder: table}  # one grouping at a time per process: drop older maps
+        return table
+
+    @classmethod
+    def close(cls, folder: str) -> None:
+        cls._opened.pop(folder, None)
+
+
+def _confirm_chunk(
+    chunk: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], folder: str, config: GroupingConfig
+) -> list[PairLink]:
+    """Confirm one chunk of candidate pairs: (input index a, input index b, row of a, row of b, chars) arrays;
+    `folder`: the `_SetTable` files. Runs in a worker process or in the caller's."""
+    ia, ib, ra, rb, ch = chunk
+    table = _SetTable.open(folder)
+    ia_l, ib_l = ia.tolist(), ib.tolist()
+    return [PairLink(ia_l[k], ib_l[k], j, c, p) for k, j, c, p in _confirm_rows(ra, rb, ch, table, config)]
+
+
+CONFIRM_CHUNK = 20_000  # candidate pairs per confirmation chunk (a worker's unit of work)
+# Below this many candidate pairs (about a second of work) they are confirmed in this process: starting the
+# worker processes would cost more.
+PARALLEL_CONFIRM_MIN_PAIRS = 100_000
+
+_Mapper = Callable[..., Iterable[Any]]
+
+
+def _in_process(fn: Callable[..., list[Any]], chunks: Iterable[Any], *args: object) -> Iterator[Any]:
+    for c in chunks:
+        yield from fn(c, *args)
+
+
 def near_duplicate_pairs(
     matrix: np.ndarray,
     signed: np.ndarray,
-    sequence_of: Callable[[int], np.ndarray],
+    sequence_of: Callable[[int], np.ndarray] | None,
     config: GroupingConfig,
     uses_chars: Callable[[int], bool] = lambda _i: False,
     index: RedisLSHIndex | None = None,
     keys: Sequence[str] | None = None,
-    sequences_of: Callable[[list[int]], Iterable[np.ndarray]] | None = None,
+    sets_of: Callable[[list[int]], Iterable[ShingleBlock]] | None = None,
+    map_chunks: _Mapper | None = None,
 ) -> list[PairLink]:
-    """Confirmed near-duplicate pairs among the documents (a row without a signature never pairs).
+    """Confirmed near-duplicate pairs among the documents (a row without a signature never pairs), in the order
+    of their candidate codes (by first document, then second).
 
     `matrix`/`signed`: the signatures, one row per document (`band_candidate_pairs`). `sequence_of(i)`
     returns document i's shingle hashes in reading order; it is called once for each document that has
     candidates (and never for the others, so stored signatures spare the shingling of everything else), or
-    `sequences_of(ids)` is called once with all of them (e.g. to compute them in worker processes). Each
-    sequence is computed once and held while the pairs are confirmed (a few kB per document with candidates):
-    a bounded cache of sequences recomputed most partners again and again once the corpus outgrew it.
+    `sets_of(ids)` is called once with all of them and yields `ShingleBlock`s for them in order (e.g. made in
+    worker processes). The blocks are written to temporary files as they come and mapped (a few kB per
+    document with candidates, out of the main process's heap). Candidate pairs are then confirmed chunk by
+    chunk (`CONFIRM_CHUNK` pairs): `map_chunks(fn, chunks, *args)` runs fn on each chunk and yields the
+    results in order (e.g. in worker processes, which map the same files) from `PARALLEL_CONFIRM_MIN_PAIRS`
+    pairs on; in this process below that or by default.
     `index`/`keys`: a shared LSH index (dedupe.lshindex) instead of one built in memory.
     """
+    import shutil
+    import tempfile
+
     n = len(matrix)
     if index is not None:
         codes = _shared_index_pairs(matrix, signed, config, index, keys or [])
     else:
         codes = band_candidate_pairs(matrix, signed, config)
-    docs = np.unique(np.concatenate([codes // n, codes % n])) if len(codes) else np.zeros(0, dtype=np.int64)
+    if not len(codes):
+        return []
+    docs = np.unique(np.concatenate([codes // n, codes % n]))
     ids = docs.tolist()
-    computed = sequences_of(ids) if sequences_of is not None else map(sequence_of, ids)
-    sequences = dict(zip(ids, computed))
-    links: list[PairLink] = []
-    for i, j in _code_rows(codes, n):
-        link = confirm(sequences[i], sequences[j], config, chars=uses_chars(i) or uses_chars(j))
-        if link is not None:
-            links.append(PairLink(i, j, link.jaccard, link.containment, link.prefix))
-    return links
+    if sets_of is not None:
+        blocks: Iterable[ShingleBlock] = sets_of(ids)
+    elif sequence_of is not None:
+        get = sequence_of
+        blocks = (ShingleBlock.of(get(i) for i in ids[s:s + 500]) for s in range(0, len(ids), 500))
+    else:
+        raise ValueError("near_duplicate_pairs needs sequence_of or sets_of")
+    chars = np.fromiter((uses_chars(i) for i in ids), dtype=bool, count=len(ids))
+    folder = tempfile.mkdtemp(prefix="newsdedupe-shingles-")
+    try:
+        _SetTable.write(blocks, folder)
 
+        def chunks() -> Iterator[tuple[np.ndarray, ...]]:
+            for start in range(0, len(codes), CONFIRM_CHUNK):
+                part = codes[start:start + CONFIRM_CHUNK]
+                ia, ib = part // n, part % n
+                ra, rb = np.searchsorted(docs, ia), np.searchsorted(docs, ib)
+                yield ia, ib, ra, rb, chars[ra] | chars[rb]
 
-def _code_rows(codes: np.ndarray, n: int) -> Iterator[tuple[int, int]]:
-    step = 1_000_000
-    for start in range(0, len(codes), step):
-        chunk = codes[start:start + step]
-        yield from zip((chunk // n).tolist(), (chunk % n).tolist())
+        run = map_chunks if map_chunks is not None and len(codes) >= PARALLEL_CONFIRM_MIN_PAIRS else _in_process
+        return list(run(_confirm_chunk, chunks(), folder, config))
+    finally:
+        _SetTable.close(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def story_clusters(

@@ -71,3 +71,49 @@ def test_band_matches_finds_the_stored_signatures_lsh_pairs_with_the_query() -> 
     n = len(both)
     pairs = {(int(c // n), int(c % n)) for c in band_candidate_pairs(both, np.ones(n, dtype=bool), CONFIG)}
     assert {i for i, j in pairs if i < 300 <= j} == {42, 100}
+
+
+def test_near_duplicate_pairs_same_in_worker_processes(monkeypatch) -> None:
+    """Confirmation chunk by chunk in worker processes gives the pairs of one process, in the same order."""
+    import random
+
+    from dedupe import stories
+    from dedupe.grouping import _iter_chunks
+    from dedupe.shingles import shingle_sequence
+    from dedupe.signatures import minhash_signatures
+
+    config = GroupingConfig()
+    rng = random.Random(3)
+    words = [f"w{k}" for k in range(400)]
+    base = [" ".join(rng.choice(words) for _ in range(rng.randrange(40, 160))) for _ in range(40)]
+    texts = []
+    for t in base:
+        texts.append(t)
+        for _ in range(3):  # edited, truncated and extended copies: some pass, some fail confirmation
+            toks = t.split()
+            cut = rng.randrange(len(toks) // 3, len(toks) + 1)
+            toks = toks[:cut] + [rng.choice(words) for _ in range(rng.randrange(0, 40))]
+            texts.append(" ".join(toks))
+    seqs = [shingle_sequence(t, "en", config) for t in texts]
+    sigs = minhash_signatures([np.unique(s) for s in seqs], config)
+    matrix = np.array([m.hashvalues for m in sigs], dtype=np.uint32)
+    signed = np.ones(len(texts), dtype=bool)
+    one = stories.near_duplicate_pairs(matrix, signed, seqs.__getitem__, config)
+    assert len(one) > 10
+    # Reference: the readable definition, pair by pair.
+    codes = stories.band_candidate_pairs(matrix, signed, config)
+    n = len(texts)
+    expected = []
+    for c in codes.tolist():
+        i, j = divmod(c, n)
+        link = stories.confirm(seqs[i], seqs[j], config)
+        if link is not None:
+            expected.append((i, j, link.jaccard, link.containment, link.prefix))
+    assert [(p.a, p.b, p.jaccard, p.containment, p.prefix) for p in one] == expected
+    monkeypatch.setattr(stories, "CONFIRM_CHUNK", 7)
+    monkeypatch.setattr(stories, "PARALLEL_CONFIRM_MIN_PAIRS", 0)
+    many = stories.near_duplicate_pairs(
+        matrix, signed, seqs.__getitem__, config,
+        map_chunks=lambda fn, chunks, *args: _iter_chunks(fn, chunks, 2, *args),
+    )
+    assert many == one
