@@ -384,7 +384,7 @@ def group(
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
         len(stories), scores.links, config.event_cosine, story_cannot, story_must,
-        dates=[date.fromordinal(d) if d > 0 else None for d in table.days.tolist()],
+        dates=table.days,
         window_days=config.event_window_days,
     )
     events_idx = [sorted(e) for e in events_idx]

@@ -239,3 +239,11 @@ def test_all_posting_lists_at_once_give_the_pairs_of_each_list() -> None:
     left, right = _candidate_pairs([(keys, stories)], n, days, 10, 40, 12)
     assert set(zip(left.tolist(), right.tolist())) == expected
     assert len(expected) > 1000
+    # A few stories' days at a time (`_candidate_chunks`): every pair once, in exactly one part.
+    from dedupe.events import _candidate_chunks
+
+    for chunk in (1, 7, 60):
+        parts = list(_candidate_chunks([(keys, stories)], n, days, 10, 40, 12, chunk))
+        got = [(int(a), int(b)) for i, j in parts for a, b in zip(i, j)]
+        assert len(got) == len(set(got)) and set(got) == expected
+        assert len(parts) > 60 // chunk
