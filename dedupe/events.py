@@ -30,6 +30,7 @@ from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching
 from dedupe.pairs import following_pairs, unique_codes
 from dedupe.profiles import ProfileTable, Vectors, compact, forget_run, row_dots, tfidf
+from scipy.sparse import csr_matrix
 
 _EN_STOP = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "new", "one", "two", "three", "year", "years", "told", "say", "according", "including", "people", "time", "first", "last", "week", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms"]
@@ -356,13 +357,113 @@ def _cross(t: ProfileTable, bridge: Vectors | None, neutral: Vectors | None, lef
     return cross
 
 
-def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
+class _Cosines:
+    """Term cosines of candidate pairs, `_PAIR_CHUNK` at a time: in this process, or with `workers` > 1 in
+    worker processes that read the vectors from shared memory (one copy, whatever the number of workers) while
+    this process applies the rules to the pairs done."""
+
+    def __init__(self, vectors: Vectors, workers: int) -> None:
+        self.vectors = vectors
+        self.workers = workers if workers > 1 and vectors.matrix.nnz else 0
+        self.shared: list[object] = []
+        self.pool: object | None = None
+
+    def __enter__(self) -> _Cosines:
+        if self.workers:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing.shared_memory import SharedMemory
+
+            m = self.vectors.matrix
+            spec = []
+            arrays = []
+            for a in (m.data, m.indices, m.indptr):
+                shm = SharedMemory(create=True, size=max(1, a.nbytes))
+                self.shared.append(shm)
+                view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
+                view[:] = a
+                arrays.append(view)
+                spec.append((shm.name, a.dtype.str, a.shape))
+            # The vectors read the shared copy now (the private arrays are freed).
+            self.vectors.matrix = _csr(arrays, m.shape)
+            self.spec = (tuple(spec), m.shape)
+            # Spawned: the caller may have threads (a fork would copy their locks).
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def of(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(left, right, cosines) for the pairs of every chunk, `_PAIR_CHUNK` pairs at a time, in order."""
+        m = self.vectors.matrix
+        parts = ((left[s:s + _PAIR_CHUNK], right[s:s + _PAIR_CHUNK])
+                 for left, right in chunks for s in range(0, len(left), _PAIR_CHUNK))
+        if not self.pool:
+            for li, ri in parts:
+                yield li, ri, row_dots(m, m, li, ri)
+            return
+        from collections import deque
+
+        pending: deque[tuple[np.ndarray, np.ndarray, object]] = deque()
+        step = _PAIR_CHUNK // 4  # several tasks per worker, so that no worker waits
+        for li, ri in parts:
+            for s in range(0, len(li), step):
+                pending.append((li[s:s + step], ri[s:s + step],
+                                self.pool.submit(_shared_row_dots, self.spec, li[s:s + step], ri[s:s + step])))  # type: ignore[attr-defined]
+            while len(pending) > 2 * self.workers:
+                a, b, f = pending.popleft()
+                yield a, b, f.result()  # type: ignore[attr-defined]
+        while pending:
+            a, b, f = pending.popleft()
+            yield a, b, f.result()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
+        if self.shared:
+            m = self.vectors.matrix
+            self.vectors.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
+            del m
+            for shm in self.shared:
+                try:
+                    shm.close()  # type: ignore[attr-defined]
+                except BufferError:  # a view is still alive (an error stopped the pairs half-way): freed with it
+                    pass
+                shm.unlink()  # type: ignore[attr-defined]
+            self.shared = []
+
+
+def _csr(arrays: Sequence[np.ndarray], shape: tuple[int, int]) -> csr_matrix:
+    m = csr_matrix((arrays[0], arrays[1], arrays[2]), shape=shape, copy=False)
+    m.has_sorted_indices = True
+    return m
+
+
+_ATTACHED: dict[tuple[object, ...], tuple[csr_matrix, list[object]]] = {}
+
+
+def _shared_row_dots(spec: tuple[tuple[tuple[str, str, tuple[int, ...]], ...], tuple[int, int]], left: np.ndarray,
+                     right: np.ndarray) -> np.ndarray:
+    """`row_dots` of the matrix in shared memory `spec` (in a worker process; attached once)."""
+    if spec not in _ATTACHED:
+        from multiprocessing.shared_memory import SharedMemory
+
+        _ATTACHED.clear()
+        # (A spawned worker shares its parent's resource tracker, which the parent's unlink tells.)
+        blocks = [SharedMemory(name=name) for name, _dtype, _shape in spec[0]]
+        arrays = [np.ndarray(shape, dtype=np.dtype(dtype), buffer=b.buf) for b, (_n, dtype, shape) in zip(blocks, spec[0])]
+        _ATTACHED[spec] = (_csr(arrays, spec[1]), blocks)
+    m = _ATTACHED[spec][0]
+    return row_dots(m, m, left, right)
+
+
+def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0) -> PairScores:
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
     Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
     names and numbers for other language pairs). Pairs dated further apart than the window are never
     candidates (`event_clusters` keeps every event within the window); a pair whose numbers veto it becomes a
-    cannot-link instead.
+    cannot-link instead. `workers` > 1: the term cosines (most of the work) are computed in that many worker
+    processes, which read the vectors from shared memory; the same figures as in one process.
     """
     vectors, bridge, neutral = _vectors(t, config)
     n, width = t.n, len(t.vocab_hashes)
@@ -391,10 +492,8 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
     for v in (vectors, bridge, neutral):  # the candidate keys are in `chunks` now; the vectors keep the weights
         if v is not None:
             v.key_rows = v.key_cols = np.zeros(0, dtype=np.int64)
-    for left, right in chunks:
-        for start in range(0, len(left), _PAIR_CHUNK):
-            li, ri = left[start:start + _PAIR_CHUNK], right[start:start + _PAIR_CHUNK]
-            cos = row_dots(vectors.matrix, vectors.matrix, li, ri)
+    with _Cosines(vectors, workers) as cosines:
+        for li, ri, cos in cosines.of(chunks):
             across = (fam[li] != fam[ri]) | (fam[li] < 0)
             cross = _cross(t, bridge, neutral, li, ri, across)
             if encoded is None:
@@ -407,7 +506,6 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
             cannot.update(zip(li[vetoed].tolist(), ri[vetoed].tolist()))
             ok = ~vetoed & (score >= MIN_LINK)
             found.append((li[ok].astype(np.int32), ri[ok].astype(np.int32), method_cross[ok], _round4(score[ok])))
-        del left, right
     a, b, cross_links, score = ((np.concatenate(x) for x in zip(*found)) if found else
                                 (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0)))
     del found

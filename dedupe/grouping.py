@@ -378,7 +378,7 @@ def group(
     forget_run(run)
     del chunks, blocks
     say("pairs of stories scored (events)")
-    scores = score_story_pairs(table, config)
+    scores = score_story_pairs(table, config, _worker_count(len(stories)))
     say(f"clustering {len(scores.links)} links (events)")
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
