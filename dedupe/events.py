@@ -347,59 +347,82 @@ def _cross(t: ProfileTable, bridge: Vectors | None, neutral: Vectors | None, lef
            right: np.ndarray, across: np.ndarray) -> np.ndarray:
     """Across languages the score starts from a bridge cosine (Chinese-English) or a names-and-numbers cosine
     (other pairs); 0 for same-language pairs."""
+    return _cross_dots(None if bridge is None else bridge.matrix, None if neutral is None else neutral.matrix,
+                       t.bridged, left, right, across)
+
+
+def _cross_dots(bridge: csr_matrix | None, neutral: csr_matrix | None, story_bridged: np.ndarray,
+                left: np.ndarray, right: np.ndarray, across: np.ndarray) -> np.ndarray:
     cross = np.zeros(len(left))
-    bridged = across & t.bridged[left] & t.bridged[right] if bridge is not None else np.zeros(len(left), bool)
+    bridged = across & story_bridged[left] & story_bridged[right] if bridge is not None else np.zeros(len(left), bool)
     named = across & ~bridged
     if bridge is not None and bridged.any():
-        cross[bridged] = row_dots(bridge.matrix, bridge.matrix, left[bridged], right[bridged])
+        cross[bridged] = row_dots(bridge, bridge, left[bridged], right[bridged])
     if neutral is not None and named.any():
-        cross[named] = row_dots(neutral.matrix, neutral.matrix, left[named], right[named])
+        cross[named] = row_dots(neutral, neutral, left[named], right[named])
     return cross
 
 
-class _Cosines:
-    """Term cosines of candidate pairs, `_PAIR_CHUNK` at a time: in this process, or with `workers` > 1 in
-    worker processes that read the vectors from shared memory (one copy, whatever the number of workers) while
-    this process applies the rules to the pairs done."""
+def _pair_dots(matrices: Sequence[csr_matrix | None], family: np.ndarray, bridged: np.ndarray, left: np.ndarray,
+               right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(term cosines, bridge or names-and-numbers cosines: `_cross`) of the pairs (left[k], right[k])."""
+    vectors, bridge, neutral = matrices
+    assert vectors is not None
+    across = (family[left] != family[right]) | (family[left] < 0)
+    return row_dots(vectors, vectors, left, right), _cross_dots(bridge, neutral, bridged, left, right, across)
 
-    def __init__(self, vectors: Vectors, workers: int) -> None:
+
+class _Cosines:
+    """The cosines of candidate pairs (`_pair_dots`), `_PAIR_CHUNK` at a time: in this process, or with
+    `workers` > 1 in worker processes that read the vectors from shared memory (one copy, whatever the number
+    of workers) while this process applies the rules to the pairs done."""
+
+    def __init__(self, t: ProfileTable, vectors: Sequence[Vectors | None], workers: int) -> None:
         self.vectors = vectors
-        self.workers = workers if workers > 1 and vectors.matrix.nnz else 0
+        self.family, self.bridged = t.family, t.bridged
+        self.workers = workers if workers > 1 and t.n else 0
         self.shared: list[object] = []
         self.pool: object | None = None
+
+    def _share(self, a: np.ndarray) -> tuple[np.ndarray, tuple[str, str, tuple[int, ...]]]:
+        from multiprocessing.shared_memory import SharedMemory
+
+        shm = SharedMemory(create=True, size=max(1, a.nbytes))
+        self.shared.append(shm)
+        view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
+        view[:] = a
+        return view, (shm.name, a.dtype.str, a.shape)
 
     def __enter__(self) -> _Cosines:
         if self.workers:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing.shared_memory import SharedMemory
 
-            m = self.vectors.matrix
-            spec = []
-            arrays = []
-            for a in (m.data, m.indices, m.indptr):
-                shm = SharedMemory(create=True, size=max(1, a.nbytes))
-                self.shared.append(shm)
-                view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
-                view[:] = a
-                arrays.append(view)
-                spec.append((shm.name, a.dtype.str, a.shape))
-            # The vectors read the shared copy now (the private arrays are freed).
-            self.vectors.matrix = _csr(arrays, m.shape)
-            self.spec = (tuple(spec), m.shape)
+            specs: list[object] = []
+            for v in self.vectors:
+                if v is None:
+                    specs.append(None)
+                    continue
+                m = v.matrix
+                shared = [self._share(a) for a in (m.data, m.indices, m.indptr)]
+                # The vectors read the shared copy now (the private arrays are freed).
+                v.matrix = _csr([view for view, _ in shared], m.shape)
+                specs.append((tuple(spec for _, spec in shared), m.shape))
+                del m
+            self.spec = (tuple(specs), self._share(self.family)[1], self._share(self.bridged)[1])
             # Spawned: the caller may have threads (a fork would copy their locks).
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self
 
     def of(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]
-           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(left, right, cosines) for the pairs of every chunk, `_PAIR_CHUNK` pairs at a time, in order."""
-        m = self.vectors.matrix
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """(left, right, term cosines, cross cosines) for the pairs of every chunk, in order."""
         parts = ((left[s:s + _PAIR_CHUNK], right[s:s + _PAIR_CHUNK])
                  for left, right in chunks for s in range(0, len(left), _PAIR_CHUNK))
         if not self.pool:
+            matrices = [None if v is None else v.matrix for v in self.vectors]
             for li, ri in parts:
-                yield li, ri, row_dots(m, m, li, ri)
+                yield li, ri, *_pair_dots(matrices, self.family, self.bridged, li, ri)
             return
         from collections import deque
 
@@ -408,21 +431,23 @@ class _Cosines:
         for li, ri in parts:
             for s in range(0, len(li), step):
                 pending.append((li[s:s + step], ri[s:s + step],
-                                self.pool.submit(_shared_row_dots, self.spec, li[s:s + step], ri[s:s + step])))  # type: ignore[attr-defined]
+                                self.pool.submit(_shared_pair_dots, self.spec, li[s:s + step], ri[s:s + step])))  # type: ignore[attr-defined]
             while len(pending) > 2 * self.workers:
                 a, b, f = pending.popleft()
-                yield a, b, f.result()  # type: ignore[attr-defined]
+                yield a, b, *f.result()  # type: ignore[attr-defined]
         while pending:
             a, b, f = pending.popleft()
-            yield a, b, f.result()  # type: ignore[attr-defined]
+            yield a, b, *f.result()  # type: ignore[attr-defined]
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
         if self.shared:
-            m = self.vectors.matrix
-            self.vectors.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
-            del m
+            for v in self.vectors:
+                if v is not None:
+                    m = v.matrix
+                    v.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
+                    del m
             for shm in self.shared:
                 try:
                     shm.close()  # type: ignore[attr-defined]
@@ -438,22 +463,28 @@ def _csr(arrays: Sequence[np.ndarray], shape: tuple[int, int]) -> csr_matrix:
     return m
 
 
-_ATTACHED: dict[tuple[object, ...], tuple[csr_matrix, list[object]]] = {}
+_ATTACHED: dict[object, tuple[object, list[object]]] = {}
 
 
-def _shared_row_dots(spec: tuple[tuple[tuple[str, str, tuple[int, ...]], ...], tuple[int, int]], left: np.ndarray,
-                     right: np.ndarray) -> np.ndarray:
-    """`row_dots` of the matrix in shared memory `spec` (in a worker process; attached once)."""
+def _shared_pair_dots(spec: tuple[object, ...], left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_pair_dots` over the arrays in shared memory `spec` (in a worker process; attached once)."""
     if spec not in _ATTACHED:
         from multiprocessing.shared_memory import SharedMemory
 
         _ATTACHED.clear()
-        # (A spawned worker shares its parent's resource tracker, which the parent's unlink tells.)
-        blocks = [SharedMemory(name=name) for name, _dtype, _shape in spec[0]]
-        arrays = [np.ndarray(shape, dtype=np.dtype(dtype), buffer=b.buf) for b, (_n, dtype, shape) in zip(blocks, spec[0])]
-        _ATTACHED[spec] = (_csr(arrays, spec[1]), blocks)
-    m = _ATTACHED[spec][0]
-    return row_dots(m, m, left, right)
+        blocks: list[object] = []
+
+        def attach(s: tuple[str, str, tuple[int, ...]]) -> np.ndarray:
+            # (A spawned worker shares its parent's resource tracker, which the parent's unlink tells.)
+            b = SharedMemory(name=s[0])
+            blocks.append(b)
+            return np.ndarray(s[2], dtype=np.dtype(s[1]), buffer=b.buf)
+
+        matrix_specs, family, bridged = spec
+        matrices = [None if m is None else _csr([attach(s) for s in m[0]], m[1]) for m in matrix_specs]  # type: ignore[attr-defined]
+        _ATTACHED[spec] = ((matrices, attach(family), attach(bridged)), blocks)  # type: ignore[arg-type]
+    matrices, family, bridged = _ATTACHED[spec][0]  # type: ignore[misc]
+    return _pair_dots(matrices, family, bridged, left, right)
 
 
 def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0) -> PairScores:
@@ -492,10 +523,9 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0)
     for v in (vectors, bridge, neutral):  # the candidate keys are in `chunks` now; the vectors keep the weights
         if v is not None:
             v.key_rows = v.key_cols = np.zeros(0, dtype=np.int64)
-    with _Cosines(vectors, workers) as cosines:
-        for li, ri, cos in cosines.of(chunks):
+    with _Cosines(t, (vectors, bridge, neutral), workers) as cosines:
+        for li, ri, cos, cross in cosines.of(chunks):
             across = (fam[li] != fam[ri]) | (fam[li] < 0)
-            cross = _cross(t, bridge, neutral, li, ri, across)
             if encoded is None:
                 # A same-language pair scores its cosine or less (conflicting figures only lower it): below
                 # MIN_LINK it would be dropped anyway, so the rules are not applied to it (most candidate pairs).
