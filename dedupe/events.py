@@ -14,6 +14,7 @@ average-link clustering, so one strong pair cannot chain two happenings together
 from __future__ import annotations
 
 import heapq
+import os
 import re
 import unicodedata
 import uuid
@@ -380,7 +381,7 @@ class _Cosines:
     def __init__(self, t: ProfileTable, vectors: Sequence[Vectors | None], workers: int) -> None:
         self.vectors = vectors
         self.family, self.bridged = t.family, t.bridged
-        self.workers = workers if workers > 1 and t.n else 0
+        self.workers = workers if workers > 1 and t.n and _shared_memory_room(vectors) else 0
         self.shared: list[object] = []
         self.pool: object | None = None
 
@@ -455,6 +456,17 @@ class _Cosines:
                     pass
                 shm.unlink()  # type: ignore[attr-defined]
             self.shared = []
+
+
+def _shared_memory_room(vectors: Sequence[Vectors | None]) -> bool:
+    """Whether /dev/shm has room for the vectors (with a margin): writing past a full tmpfs kills a process
+    with SIGBUS, so without room the cosines are computed in this process."""
+    need = sum(v.matrix.data.nbytes + v.matrix.indices.nbytes + v.matrix.indptr.nbytes for v in vectors if v)
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize > 1.25 * need + (64 << 20)
 
 
 def _csr(arrays: Sequence[np.ndarray], shape: tuple[int, int]) -> csr_matrix:
