@@ -383,6 +383,7 @@ class _Cosines:
         self.family, self.bridged = t.family, t.bridged
         self.workers = workers if workers > 1 and t.n and _shared_memory_room(vectors) else 0
         self.shared: list[object] = []
+        self.blocks_of: dict[int, list[object]] = {}  # a Vectors' shared blocks
         self.pool: object | None = None
 
     def _share(self, a: np.ndarray) -> tuple[np.ndarray, tuple[str, str, tuple[int, ...]]]:
@@ -405,7 +406,9 @@ class _Cosines:
                     specs.append(None)
                     continue
                 m = v.matrix
+                first = len(self.shared)
                 shared = [self._share(a) for a in (m.data, m.indices, m.indptr)]
+                self.blocks_of[id(v)] = self.shared[first:]
                 # The vectors read the shared copy now (the private arrays are freed).
                 v.matrix = _csr([view for view, _ in shared], m.shape)
                 specs.append((tuple(spec for _, spec in shared), m.shape))
@@ -444,18 +447,26 @@ class _Cosines:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
         if self.shared:
+            # Back to private memory one matrix at a time, each shared copy freed before the next is copied.
             for v in self.vectors:
                 if v is not None:
                     m = v.matrix
                     v.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
                     del m
-            for shm in self.shared:
-                try:
-                    shm.close()  # type: ignore[attr-defined]
-                except BufferError:  # a view is still alive (an error stopped the pairs half-way): freed with it
-                    pass
-                shm.unlink()  # type: ignore[attr-defined]
+                    self._free(self.blocks_of.pop(id(v), []))
+            self._free(list(self.shared))
             self.shared = []
+
+    def _free(self, blocks: list[object]) -> None:
+        for shm in blocks:
+            if shm not in self.shared:
+                continue
+            self.shared.remove(shm)
+            try:
+                shm.close()  # type: ignore[attr-defined]
+            except BufferError:  # a view is still alive (an error stopped the pairs half-way): freed with it
+                pass
+            shm.unlink()  # type: ignore[attr-defined]
 
 
 def _shared_memory_room(vectors: Sequence[Vectors | None]) -> bool:
