@@ -14,12 +14,12 @@ average-link clustering, so one strong pair cannot chain two happenings together
 from __future__ import annotations
 
 import heapq
-import itertools
+import os
 import re
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -31,6 +31,7 @@ from dedupe.config import GroupingConfig
 from dedupe.normalize import normalise_for_matching
 from dedupe.pairs import following_pairs, unique_codes
 from dedupe.profiles import ProfileTable, Vectors, compact, forget_run, row_dots, tfidf
+from scipy.sparse import csr_matrix
 
 _EN_STOP = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "new", "one", "two", "three", "year", "years", "told", "say", "according", "including", "people", "time", "first", "last", "week", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms"]
@@ -279,17 +280,51 @@ def _bridged_score(dot: np.ndarray, strong: np.ndarray, config: GroupingConfig) 
 
 
 @dataclass
+class Links:
+    """Scored links between stories as arrays (a few bytes a link, where an `EventLink` takes over a hundred):
+    stories a[k] < b[k], cross-lingual or not, score rounded to 4 places. Iterating gives `EventLink`s."""
+
+    a: np.ndarray  # int32
+    b: np.ndarray  # int32
+    cross: np.ndarray  # bool: "cross-lingual", else "same-language"
+    score: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __iter__(self) -> Iterator[EventLink]:
+        return iter(self.events(np.arange(len(self.a))))
+
+    def events(self, idx: np.ndarray) -> list[EventLink]:
+        """The links idx as `EventLink`s."""
+        methods = ("same-language", "cross-lingual")
+        return [EventLink(i, j, methods[c], s) for i, j, c, s in
+                zip(self.a[idx].tolist(), self.b[idx].tolist(), self.cross[idx].tolist(), self.score[idx].tolist())]
+
+
+@dataclass
 class PairScores:
-    """Scored candidate story pairs (any score > 0), the pairs that must not share an event, and what
+    """Scored candidate story pairs (any score >= `MIN_LINK`), the pairs that must not share an event, and what
     `link_evidence` needs to explain a link."""
 
-    links: list[EventLink]
+    links: Links | list[EventLink]
     cannot: set[tuple[int, int]]
     table: ProfileTable | None = None
     vectors: Vectors | None = None
     bridge: Vectors | None = None
     neutral: Vectors | None = None
     encoded: np.ndarray | None = None  # encoder mode: one unit vector per story
+
+
+def _round4(x: np.ndarray) -> np.ndarray:
+    """`round(v, 4)` of every value, as Python rounds (the decimal value), with numpy: numpy rounds x * 1e4 in
+    binary, which differs from Python only within rounding error of a half; those few go through Python."""
+    scaled = x * 1e4
+    out = np.round(scaled) / 1e4
+    near = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near.any():
+        out[near] = [round(v, 4) for v in x[near].tolist()]
+    return out
 
 
 # Links scoring below this are not kept: they barely move an average-link mean (the event threshold is 0.2),
@@ -313,23 +348,176 @@ def _cross(t: ProfileTable, bridge: Vectors | None, neutral: Vectors | None, lef
            right: np.ndarray, across: np.ndarray) -> np.ndarray:
     """Across languages the score starts from a bridge cosine (Chinese-English) or a names-and-numbers cosine
     (other pairs); 0 for same-language pairs."""
+    return _cross_dots(None if bridge is None else bridge.matrix, None if neutral is None else neutral.matrix,
+                       t.bridged, left, right, across)
+
+
+def _cross_dots(bridge: csr_matrix | None, neutral: csr_matrix | None, story_bridged: np.ndarray,
+                left: np.ndarray, right: np.ndarray, across: np.ndarray) -> np.ndarray:
     cross = np.zeros(len(left))
-    bridged = across & t.bridged[left] & t.bridged[right] if bridge is not None else np.zeros(len(left), bool)
+    bridged = across & story_bridged[left] & story_bridged[right] if bridge is not None else np.zeros(len(left), bool)
     named = across & ~bridged
     if bridge is not None and bridged.any():
-        cross[bridged] = row_dots(bridge.matrix, bridge.matrix, left[bridged], right[bridged])
+        cross[bridged] = row_dots(bridge, bridge, left[bridged], right[bridged])
     if neutral is not None and named.any():
-        cross[named] = row_dots(neutral.matrix, neutral.matrix, left[named], right[named])
+        cross[named] = row_dots(neutral, neutral, left[named], right[named])
     return cross
 
 
-def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
+def _pair_dots(matrices: Sequence[csr_matrix | None], family: np.ndarray, bridged: np.ndarray, left: np.ndarray,
+               right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(term cosines, bridge or names-and-numbers cosines: `_cross`) of the pairs (left[k], right[k])."""
+    vectors, bridge, neutral = matrices
+    assert vectors is not None
+    across = (family[left] != family[right]) | (family[left] < 0)
+    return row_dots(vectors, vectors, left, right), _cross_dots(bridge, neutral, bridged, left, right, across)
+
+
+class _Cosines:
+    """The cosines of candidate pairs (`_pair_dots`), `_PAIR_CHUNK` at a time: in this process, or with
+    `workers` > 1 in worker processes that read the vectors from shared memory (one copy, whatever the number
+    of workers) while this process applies the rules to the pairs done."""
+
+    def __init__(self, t: ProfileTable, vectors: Sequence[Vectors | None], workers: int) -> None:
+        self.vectors = vectors
+        self.family, self.bridged = t.family, t.bridged
+        self.workers = workers if workers > 1 and t.n and _shared_memory_room(vectors) else 0
+        self.shared: list[object] = []
+        self.blocks_of: dict[int, list[object]] = {}  # a Vectors' shared blocks
+        self.pool: object | None = None
+
+    def _share(self, a: np.ndarray) -> tuple[np.ndarray, tuple[str, str, tuple[int, ...]]]:
+        from multiprocessing.shared_memory import SharedMemory
+
+        shm = SharedMemory(create=True, size=max(1, a.nbytes))
+        self.shared.append(shm)
+        view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
+        view[:] = a
+        return view, (shm.name, a.dtype.str, a.shape)
+
+    def __enter__(self) -> _Cosines:
+        if self.workers:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            specs: list[object] = []
+            for v in self.vectors:
+                if v is None:
+                    specs.append(None)
+                    continue
+                m = v.matrix
+                first = len(self.shared)
+                shared = [self._share(a) for a in (m.data, m.indices, m.indptr)]
+                self.blocks_of[id(v)] = self.shared[first:]
+                # The vectors read the shared copy now (the private arrays are freed).
+                v.matrix = _csr([view for view, _ in shared], m.shape)
+                specs.append((tuple(spec for _, spec in shared), m.shape))
+                del m
+            self.spec = (tuple(specs), self._share(self.family)[1], self._share(self.bridged)[1])
+            # Spawned: the caller may have threads (a fork would copy their locks).
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def of(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """(left, right, term cosines, cross cosines) for the pairs of every chunk, in order."""
+        parts = ((left[s:s + _PAIR_CHUNK], right[s:s + _PAIR_CHUNK])
+                 for left, right in chunks for s in range(0, len(left), _PAIR_CHUNK))
+        if not self.pool:
+            matrices = [None if v is None else v.matrix for v in self.vectors]
+            for li, ri in parts:
+                yield li, ri, *_pair_dots(matrices, self.family, self.bridged, li, ri)
+            return
+        from collections import deque
+
+        pending: deque[tuple[np.ndarray, np.ndarray, object]] = deque()
+        step = _PAIR_CHUNK // 4  # several tasks per worker, so that no worker waits
+        for li, ri in parts:
+            for s in range(0, len(li), step):
+                pending.append((li[s:s + step], ri[s:s + step],
+                                self.pool.submit(_shared_pair_dots, self.spec, li[s:s + step], ri[s:s + step])))  # type: ignore[attr-defined]
+            while len(pending) > 2 * self.workers:
+                a, b, f = pending.popleft()
+                yield a, b, *f.result()  # type: ignore[attr-defined]
+        while pending:
+            a, b, f = pending.popleft()
+            yield a, b, *f.result()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
+        if self.shared:
+            # Back to private memory one matrix at a time, each shared copy freed before the next is copied.
+            for v in self.vectors:
+                if v is not None:
+                    m = v.matrix
+                    v.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
+                    del m
+                    self._free(self.blocks_of.pop(id(v), []))
+            self._free(list(self.shared))
+            self.shared = []
+
+    def _free(self, blocks: list[object]) -> None:
+        for shm in blocks:
+            if shm not in self.shared:
+                continue
+            self.shared.remove(shm)
+            try:
+                shm.close()  # type: ignore[attr-defined]
+            except BufferError:  # a view is still alive (an error stopped the pairs half-way): freed with it
+                pass
+            shm.unlink()  # type: ignore[attr-defined]
+
+
+def _shared_memory_room(vectors: Sequence[Vectors | None]) -> bool:
+    """Whether /dev/shm has room for the vectors (with a margin): writing past a full tmpfs kills a process
+    with SIGBUS, so without room the cosines are computed in this process."""
+    need = sum(v.matrix.data.nbytes + v.matrix.indices.nbytes + v.matrix.indptr.nbytes for v in vectors if v)
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize > 1.25 * need + (64 << 20)
+
+
+def _csr(arrays: Sequence[np.ndarray], shape: tuple[int, int]) -> csr_matrix:
+    m = csr_matrix((arrays[0], arrays[1], arrays[2]), shape=shape, copy=False)
+    m.has_sorted_indices = True
+    return m
+
+
+_ATTACHED: dict[object, tuple[object, list[object]]] = {}
+
+
+def _shared_pair_dots(spec: tuple[object, ...], left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_pair_dots` over the arrays in shared memory `spec` (in a worker process; attached once)."""
+    if spec not in _ATTACHED:
+        from multiprocessing.shared_memory import SharedMemory
+
+        _ATTACHED.clear()
+        blocks: list[object] = []
+
+        def attach(s: tuple[str, str, tuple[int, ...]]) -> np.ndarray:
+            # (A spawned worker shares its parent's resource tracker, which the parent's unlink tells.)
+            b = SharedMemory(name=s[0])
+            blocks.append(b)
+            return np.ndarray(s[2], dtype=np.dtype(s[1]), buffer=b.buf)
+
+        matrix_specs, family, bridged = spec
+        matrices = [None if m is None else _csr([attach(s) for s in m[0]], m[1]) for m in matrix_specs]  # type: ignore[attr-defined]
+        _ATTACHED[spec] = ((matrices, attach(family), attach(bridged)), blocks)  # type: ignore[arg-type]
+    matrices, family, bridged = _ATTACHED[spec][0]  # type: ignore[misc]
+    return _pair_dots(matrices, family, bridged, left, right)
+
+
+def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0) -> PairScores:
     """Similarity of candidate story pairs (sharing a rare term or number), and cannot-links.
 
     Scores as `_score_pair` says (term cosine within a language, the dictionary bridge for Chinese-English,
     names and numbers for other language pairs). Pairs dated further apart than the window are never
     candidates (`event_clusters` keeps every event within the window); a pair whose numbers veto it becomes a
-    cannot-link instead.
+    cannot-link instead. `workers` > 1: the term cosines (most of the work) are computed in that many worker
+    processes, which read the vectors from shared memory; the same figures as in one process.
     """
     vectors, bridge, neutral = _vectors(t, config)
     n, width = t.n, len(t.vocab_hashes)
@@ -348,31 +536,34 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig) -> PairScores:
     # Very common keys carry little evidence and make candidate generation quadratic; reports of one
     # happening share rarer terms (names, places, numbers) too, and the pair's cosine still uses every term.
     # "Common" is counted among the stories a story could be linked with: those within the date window.
-    left, right = _candidate_pairs(key_parts, n, t.days, config.event_window_days, candidate_cap(n))
     encoded = _encode(t, config)
     fam = t.family
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, len(left), _PAIR_CHUNK):
-        li, ri = left[start:start + _PAIR_CHUNK], right[start:start + _PAIR_CHUNK]
-        cos = row_dots(vectors.matrix, vectors.matrix, li, ri)
-        across = (fam[li] != fam[ri]) | (fam[li] < 0)
-        cross = _cross(t, bridge, neutral, li, ri, across)
-        if encoded is None:
-            # A same-language pair scores its cosine or less (conflicting figures only lower it): below MIN_LINK
-            # it would be dropped anyway, so the rules are not applied to it (most candidate pairs at scale).
-            strong = across | (cos >= MIN_LINK)
-            li, ri, cos, cross = li[strong], ri[strong], cos[strong], cross[strong]
-        kept.append((li, ri, cos, cross))
-    del left, right
-    left, right, cos, cross = (np.concatenate(x) for x in zip(*kept)) if kept else (np.zeros(0, np.int64),) * 4
-    del kept
-    sims = None if encoded is None else np.einsum("ij,ij->i", encoded[left], encoded[right])
-    method_cross, score, vetoed = _score_pair(t, left, right, cos, cross, config, sims)
-    cannot = set(zip(left[vetoed].tolist(), right[vetoed].tolist()))
-    ok = ~vetoed & (score >= MIN_LINK)
-    methods = ("same-language", "cross-lingual")
-    links = [EventLink(i, j, methods[c], round(s, 4)) for i, j, c, s in
-             zip(left[ok].tolist(), right[ok].tolist(), method_cross[ok].tolist(), score[ok].tolist())]
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    cannot: set[tuple[int, int]] = set()
+    # A chunk of stories' candidate pairs at a time, scored and dropped: only the kept links stay.
+    chunks = _candidate_chunks(key_parts, n, t.days, config.event_window_days, candidate_cap(n))
+    del key_parts, a_rows
+    for v in (vectors, bridge, neutral):  # the candidate keys are in `chunks` now; the vectors keep the weights
+        if v is not None:
+            v.key_rows = v.key_cols = np.zeros(0, dtype=np.int64)
+    with _Cosines(t, (vectors, bridge, neutral), workers) as cosines:
+        for li, ri, cos, cross in cosines.of(chunks):
+            across = (fam[li] != fam[ri]) | (fam[li] < 0)
+            if encoded is None:
+                # A same-language pair scores its cosine or less (conflicting figures only lower it): below
+                # MIN_LINK it would be dropped anyway, so the rules are not applied to it (most candidate pairs).
+                strong = across | (cos >= MIN_LINK)
+                li, ri, cos, cross = li[strong], ri[strong], cos[strong], cross[strong]
+            sims = None if encoded is None else np.einsum("ij,ij->i", encoded[li], encoded[ri])
+            method_cross, score, vetoed = _score_pair(t, li, ri, cos, cross, config, sims)
+            cannot.update(zip(li[vetoed].tolist(), ri[vetoed].tolist()))
+            ok = ~vetoed & (score >= MIN_LINK)
+            found.append((li[ok].astype(np.int32), ri[ok].astype(np.int32), method_cross[ok], _round4(score[ok])))
+    a, b, cross_links, score = ((np.concatenate(x) for x in zip(*found)) if found else
+                                (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0)))
+    del found
+    order = np.lexsort((b, a))  # sorted by story pair
+    links = Links(a[order], b[order], cross_links[order], score[order])
     return PairScores(links, cannot, t, vectors, bridge, neutral, encoded)
 
 
@@ -466,92 +657,171 @@ def _windowed_pairs(arr: np.ndarray, days: np.ndarray, window: int, cap: int,
 
 
 
+# Stories whose candidate pairs are made and scored at a time (pairs counted by their earlier-dated story): a
+# million stories' candidate pairs do not fit in memory at once (about a thousand per story in a crowded
+# window); a chunk's do, and only the links above `MIN_LINK` are kept.
+STORY_CHUNK = 25_000
+_LIST_SLICE = 200_000  # key entries (whole posting lists) paired at a time
+
+
 def _candidate_pairs(
     key_parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, days: np.ndarray | None = None,
-    window: int = 10**9, cap: int | None = None, window_cap: int = WINDOW_CAP,
+    window: int = 10**9, cap: int | None = None, window_cap: int = WINDOW_CAP, chunk: int = STORY_CHUNK,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every pair (i < j) of stories sharing a key and able to share an event through it (`_windowed_pairs`
-    says which), each pair once, sorted: (all i, all j).
+    says which), each pair once, sorted: (all i, all j). The parts of `_candidate_chunks` put together."""
+    parts = [i * n + j for i, j in _candidate_chunks(key_parts, n, days, window, cap, window_cap, chunk)]
+    codes = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    return codes // n, codes % n
+
+
+def _candidate_chunks(
+    key_parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, days: np.ndarray | None = None,
+    window: int = 10**9, cap: int | None = None, window_cap: int = WINDOW_CAP, chunk: int = STORY_CHUNK,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The candidate pairs (i < j; `_windowed_pairs` says which) a part at a time, every pair in exactly one
+    part, each part's pairs distinct and sorted: first the pairs with an undated story, then the dated pairs by
+    the day of their earlier-dated story, a range of days holding about `chunk` stories at a time.
 
     `key_parts`: (key ids, story ids) arrays, a story at most once per key. All posting lists are handled at
-    once with numpy (`_posting_list_pairs`), a slice of lists at a time; a pair is encoded as i * n + j in one
-    int64 (`dedupe.pairs`).
+    once with numpy, a slice of lists at a time; a pair is encoded as i * n + j in one int64 (`dedupe.pairs`).
+    Whether a dated pair is proposed depends only on the list's stories within `window` days of either story,
+    so the pairs whose earlier story is dated in [d0, d1) need the key entries of the stories dated from
+    d0 - window to d1 + 2 window only.
     """
     if days is None:
         days = np.full(n, -1, dtype=np.int64)
     cap = cap if cap is not None else candidate_cap(n)
-    codes = np.sort(np.concatenate([k * n + s for k, s in key_parts])) if key_parts else np.zeros(0, np.int64)
+    if not key_parts:
+        return
+    stories = np.concatenate([s for _, s in key_parts]).astype(np.int64, copy=False)
+    d = days[stories]
+    undated = d < 0
+    if undated.any():
+        # An undated story pairs with every story of its lists of at most `cap` stories (whatever their dates).
+        keys = np.concatenate([k for k, _ in key_parts]).astype(np.int64, copy=False)
+        member = np.isin(keys, np.unique(keys[undated]))
+        codes = unique_codes(i * n + j for i, j in _sliced(_undated_pairs, keys[member], stories[member], n,
+                                                           days, cap))
+        if len(codes):
+            yield codes // n, codes % n
+        del member, codes, keys
+    # The dated entries by day (one array at a time: a million stories have some fifty million entries).
+    order = np.flatnonzero(~undated)
+    del undated
+    order = order[np.argsort(d[order], kind="stable")]
+    d = d[order]
+    stories = stories[order].astype(np.int32)
+    keys = np.concatenate([k for k, _ in key_parts])[order].astype(np.int64, copy=False)
+    del order, key_parts  # the caller's arrays can go now
+    story_days = np.sort(days[days >= 0])
+    pos = 0
+    while pos < len(story_days):
+        d0 = int(story_days[pos])
+        d1 = int(story_days[min(len(story_days), pos + chunk) - 1]) + 1  # whole days: [d0, d1)
+        pos = int(np.searchsorted(story_days, d1, side="left"))
+        a = int(np.searchsorted(d, d0 - window, side="left"))
+        b = int(np.searchsorted(d, d1 + 2 * window, side="left"))
+        codes = unique_codes(i * n + j for i, j in _sliced(_dated_pairs, keys[a:b], stories[a:b].astype(np.int64), n,
+                                                           days, window, window_cap, d0, d1))
+        if len(codes):
+            yield codes // n, codes % n
+
+
+def _sliced(fn: Callable[..., tuple[np.ndarray, np.ndarray]], keys: np.ndarray, stories: np.ndarray, n: int,
+            *args: object) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """fn(keys, stories, *args) over slices of the entries sorted by (key, story), a slice ending at a key's
+    end (a posting list is never split)."""
+    codes = np.sort(keys * n + stories)
     keys, stories = codes // n, codes % n
     del codes
-    step = 2_000_000
-    bounds = [0]
-    while bounds[-1] < len(keys):  # slices end at a key's end: a posting list is never split
-        end = min(len(keys), bounds[-1] + step)
+    start = 0
+    while start < len(keys):
+        end = min(len(keys), start + _LIST_SLICE)
         if end < len(keys):
             end = int(np.searchsorted(keys, keys[end - 1], side="right"))
-        bounds.append(end)
-    pairs = (_posting_list_pairs(keys[a:b], stories[a:b], days, window, cap, window_cap)
-             for a, b in itertools.pairwise(bounds))
-    codes = unique_codes(i * n + j for i, j in pairs)
-    return codes // n, codes % n
+        yield fn(keys[start:end], stories[start:end], *args)
+        start = end
 
 
-def _posting_list_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, window: int, cap: int,
-                        window_cap: int = WINDOW_CAP) -> tuple[np.ndarray, np.ndarray]:
-    """`_windowed_pairs` of every posting list at once: `keys` sorted, `stories` ascending within a key.
-    Returns (i, j) with i < j, possibly repeated."""
-    m = len(keys)
-    if m < 2:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+def _list_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(list number of each entry, first entry of each list, size of each list) of sorted `keys`."""
     new = np.r_[True, keys[1:] != keys[:-1]]
     group = np.cumsum(new) - 1
     starts = np.flatnonzero(new)
-    sizes = np.diff(np.r_[starts, m])
-    d = days[stories]
-    dated = d >= 0
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
+    return group, starts, np.diff(np.r_[starts, len(keys)])
+
+
+_NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _undated_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, cap: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of `_windowed_pairs` with an undated story, of every posting list at once: `keys` sorted,
+    `stories` ascending within a key. Returns (i, j) with i < j, possibly repeated."""
+    if len(keys) < 2:
+        return _NO_PAIRS
+    group, starts, sizes = _list_groups(keys)
+    dated = days[stories] >= 0
     # An undated story pairs with every other story of its list, if the list holds at most `cap` stories.
     undated_in = np.bincount(group, weights=(~dated).astype(np.float64), minlength=len(starts)) > 0
     eligible = (sizes <= cap) & (sizes > 1) & undated_in
     pos = np.flatnonzero(eligible[group])
-    if len(pos):
-        first, second = following_pairs(starts[group[pos]] + sizes[group[pos]] - pos - 1)
-        a = pos[first]
-        b = a + (second - first)
-        keep = ~dated[a] | ~dated[b]
-        firsts.append(stories[a[keep]])
-        seconds.append(stories[b[keep]])
-    # Dated stories pair with the dated stories of their window, unless more than `window_cap` of the list fall
-    # within it (on either side of the pair).
-    idx = np.flatnonzero(dated)
-    if len(idx) > 1:
-        g, s, dd = group[idx], stories[idx], d[idx]
-        order = np.lexsort((s, dd, g))
-        g, s, dd = g[order], s[order], dd[order]
-        g_lo = np.searchsorted(g, g, side="left")
-        g_hi = np.searchsorted(g, g, side="right")
-        span = int(dd.max()) + window + 1
-        combined = g * span + dd
-        lo = np.maximum(np.searchsorted(combined, combined - window, side="left"), g_lo)
-        hi = np.minimum(np.searchsorted(combined, combined + window, side="right"), g_hi)
-        ok = (hi - lo) <= window_cap
-        first, second = following_pairs(np.where(ok, hi - np.arange(len(g)) - 1, 0))
-        keep = ok[second]
-        firsts.append(s[first[keep]])
-        seconds.append(s[second[keep]])
-    if not firsts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    if not len(pos):
+        return _NO_PAIRS
+    first, second = following_pairs(starts[group[pos]] + sizes[group[pos]] - pos - 1)
+    a = pos[first]
+    b = a + (second - first)
+    keep = ~dated[a] | ~dated[b]
+    a, b = stories[a[keep]], stories[b[keep]]
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _row_terms(v: Vectors, t: ProfileTable, i: int) -> dict[str, float]:
-    """Story i's vector with its terms as strings."""
+def _dated_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, window: int, window_cap: int,
+                 d0: int = -(10**9), d1: int = 10**9) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of `_windowed_pairs` of two dated stories, of every posting list at once (`keys` sorted,
+    `stories` ascending within a key), those whose earlier-dated story is dated in [d0, d1) only. The
+    entries must hold every story of a list dated from d0 - window to d1 + 2 window that the list holds.
+    Returns (i, j) with i < j, possibly repeated."""
+    d = days[stories]
+    idx = np.flatnonzero(d >= 0)
+    if len(idx) < 2:
+        return _NO_PAIRS
+    group = _list_groups(keys)[0]
+    # Dated stories pair with the dated stories of their window, unless more than `window_cap` of the list fall
+    # within it (on either side of the pair).
+    g, s, dd = group[idx], stories[idx], d[idx]
+    order = np.lexsort((s, dd, g))
+    g, s, dd = g[order], s[order], dd[order]
+    g_lo = np.searchsorted(g, g, side="left")
+    g_hi = np.searchsorted(g, g, side="right")
+    span = int(dd.max()) + window + 1
+    combined = g * span + dd
+    lo = np.maximum(np.searchsorted(combined, combined - window, side="left"), g_lo)
+    hi = np.minimum(np.searchsorted(combined, combined + window, side="right"), g_hi)
+    ok = (hi - lo) <= window_cap
+    # A pair's first position is its earlier-dated story (sorted by day within a list).
+    first, second = following_pairs(np.where(ok & (dd >= d0) & (dd < d1), hi - np.arange(len(g)) - 1, 0))
+    keep = ok[second]
+    a, b = s[first[keep]], s[second[keep]]
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def _shared_terms(v: Vectors, t: ProfileTable, i: int, j: int) -> list[tuple[str, float]]:
+    """The terms stories i and j share in `v`, as strings, each with the product of its two weights (the
+    weights as Python floats, as a story's {term: weight} would give them)."""
     m = v.matrix
-    lo, hi = m.indptr[i], m.indptr[i + 1]
-    hashes = t.vocab_hashes[m.indices[lo:hi]].tolist()
-    return {t.string(h): float(w) for h, w in zip(hashes, m.data[lo:hi].tolist())}
+    li, hi = m.indptr[i], m.indptr[i + 1]
+    lj, hj = m.indptr[j], m.indptr[j + 1]
+    common, pi, pj = np.intersect1d(m.indices[li:hi], m.indices[lj:hj], assume_unique=True, return_indices=True)
+    hashes = t.vocab_hashes[common].tolist()
+    return [(t.string(h), wi * wj) for h, wi, wj in
+            zip(hashes, m.data[li:hi][pi].tolist(), m.data[lj:hj][pj].tolist())]
+
+
+def _heaviest(shared: Iterable[tuple[str, float]], k: int = 5) -> list[str]:
+    """The k terms of the largest weight products (ties: by the term)."""
+    return [x for x, _w in sorted(shared, key=lambda xw: (-xw[1], xw[0]))[:k]]
 
 
 def _numbers_of(t: ProfileTable, i: int) -> set[str]:
@@ -572,43 +842,106 @@ def link_evidence(link: EventLink, scores: PairScores) -> tuple[str, ...]:
     encoder = () if encoded is None else (f"encoder {float(encoded[link.a] @ encoded[link.b]):.2f}",)
     if link.method != "same-language":
         if scores.bridge is not None and t.bridged[link.a] and t.bridged[link.b]:
-            bi, bj = _row_terms(scores.bridge, t, link.a), _row_terms(scores.bridge, t, link.b)
-            common = sorted(set(bi) & set(bj), key=lambda x: (-(bi[x] * bj[x]), x))[:5]
-            return (*shared, *common, *encoder)
+            return (*shared, *_heaviest(_shared_terms(scores.bridge, t, link.a, link.b)), *encoder)
         nv = scores.neutral
         if nv is not None and nv.present[link.a] and nv.present[link.b]:
-            ni, nj = _row_terms(nv, t, link.a), _row_terms(nv, t, link.b)
-            words = [x for x in set(ni) & set(nj) if not x.startswith("n:")]
-            return (*shared, *sorted(words, key=lambda x: (-(ni[x] * nj[x]), x))[:5], *encoder)
+            words = [(x, w) for x, w in _shared_terms(nv, t, link.a, link.b) if not x.startswith("n:")]
+            return (*shared, *_heaviest(words), *encoder)
         return (*shared, *encoder)
-    vi, vj = _row_terms(scores.vectors, t, link.a), _row_terms(scores.vectors, t, link.b)
-    terms_shared = sorted(set(vi) & set(vj), key=lambda x: (-(vi[x] * vj[x]), x))[:5]
+    terms_shared = _heaviest(_shared_terms(scores.vectors, t, link.a, link.b))
     return (*shared, *dict.fromkeys(x.removeprefix("ne:") for x in terms_shared), *encoder)  # a name and its word once
 
 
 def event_clusters(
-    n: int, links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None,
-    must: set[tuple[int, int]] | None = None, dates: Sequence[date | None] | None = None,
+    n: int, links: Links | Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]] | None = None,
+    must: set[tuple[int, int]] | None = None, dates: Sequence[date | None] | np.ndarray | None = None,
     window_days: int | None = None,
 ) -> tuple[list[list[int]], list[EventLink]]:
     """Average-link agglomerative clustering of stories over sparse pair scores.
 
     Two clusters merge while the mean score over all their story pairs (pairs without a link count 0) is at
-    least `threshold`, no pair between them is a cannot-link and, with `dates` and `window_days`, their dated
-    stories together span at most `window_days` (reports of one happening cluster in time; the same kind of
-    happening months apart is another event). Unlike single-link, one strong pair cannot chain two different
-    happenings together. `must` pairs (labellers' decisions) are merged first, whatever their dates, unless a
-    cannot-link stands between them. Returns the events and, per merge, the strongest link that joined them
+    least `threshold`, no pair between them is a cannot-link and, with `dates` (dates, or day ordinals with
+    0 or less for undated) and `window_days`, their dated stories together span at most `window_days`
+    (reports of one happening cluster in time; the same kind of happening months apart is another event).
+    Unlike single-link, one strong pair cannot chain two different happenings together. `must` pairs
+    (labellers' decisions) are merged first, whatever their dates, unless a cannot-link stands between them.
+    Returns the events (each sorted, by their first story) and, per merge, the strongest link that joined them
     (the evidence shown to a labeller; a `labelled` link of score 0 when a must-link joined stories that
     share no scored link).
+
+    Clusters whose mean reaches `threshold` hold at least one link of `threshold` or more between them, so no
+    merge ever crosses the connected parts of the graph of those links (and the must-links): each part is
+    clustered on its own, with its own links only (the same merges, in the same order, as all at once), and
+    the structures of one part at a time are held (a million stories' links in Python dicts take gigabytes).
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    arr = links if isinstance(links, Links) else None
+    objs = None if arr is not None else list(links)
+    if arr is not None:
+        la, lb, score = arr.a.astype(np.int64), arr.b.astype(np.int64), arr.score
+    else:
+        assert objs is not None
+        la = np.array([lk.a for lk in objs], dtype=np.int64)
+        lb = np.array([lk.b for lk in objs], dtype=np.int64)
+        score = np.array([lk.score for lk in objs], dtype=np.float64)
+    days: np.ndarray | None = None
+    if dates is not None and window_days is not None:
+        days = (dates.astype(np.int64) if isinstance(dates, np.ndarray) else
+                np.array([d.toordinal() if d else 0 for d in dates], dtype=np.int64))
     cannot = cannot or set()
-    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    must = must or set()
+    # Parts: the graph of links that can start a merge (a margin below `threshold` for float sums) and must-links.
+    strong = score >= threshold - 1e-9
+    must_a = np.array([a for a, _ in must], dtype=np.int64)
+    must_b = np.array([b for _, b in must], dtype=np.int64)
+    ea, eb = np.concatenate([la[strong], must_a]), np.concatenate([lb[strong], must_b])
+    graph = coo_matrix((np.ones(len(ea), dtype=np.int8), (ea, eb)), shape=(n, n)).tocsr()
+    _count, part = connected_components(graph, directed=False)
+    del graph, ea, eb, strong
+    sizes = np.bincount(part, minlength=_count)
+    clusters: list[list[int]] = [[int(i)] for i in np.flatnonzero(sizes[part] == 1)]
+    used: list[EventLink] = []
+    if (sizes > 1).any():
+        nodes_by_part = np.argsort(part, kind="stable")
+        node_bounds = np.concatenate(([0], np.cumsum(sizes)))
+        inside = np.flatnonzero(part[la] == part[lb])
+        inside = inside[np.argsort(part[la[inside]], kind="stable")]
+        link_parts = part[la[inside]]
+        link_bounds = np.searchsorted(link_parts, np.arange(_count + 1), side="left")
+        del link_parts
+        cannot_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        for a, b in cannot:
+            if part[a] == part[b]:
+                cannot_of[int(part[a])].add((a, b))
+        must_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        for a, b in must:
+            must_of[int(part[a])].add((a, b))
+        for p in np.flatnonzero(sizes > 1).tolist():
+            idx = inside[link_bounds[p]:link_bounds[p + 1]]
+            part_links = arr.events(idx) if arr is not None else [objs[k] for k in idx.tolist()]  # type: ignore[index]
+            nodes = nodes_by_part[node_bounds[p]:node_bounds[p + 1]].tolist()
+            got, joined = _average_link(nodes, part_links, threshold, cannot_of.pop(p, set()), must_of.pop(p, set()),
+                                        days, window_days)
+            clusters.extend(got)
+            used.extend(joined)
+    clusters = [sorted(c) for c in clusters]
+    clusters.sort(key=lambda c: c[0])
+    return clusters, used
+
+
+def _average_link(
+    nodes: list[int], links: Sequence[EventLink], threshold: float, cannot: set[tuple[int, int]],
+    must: set[tuple[int, int]], days: np.ndarray | None, window_days: int | None,
+) -> tuple[list[list[int]], list[EventLink]]:
+    """`event_clusters` of the stories `nodes` (ascending) over the links among them."""
+    members: dict[int, list[int]] = {i: [i] for i in nodes}
     # Each cluster's first and last day (ordinals), or None while it holds no dated story.
     span: dict[int, tuple[int, int] | None] = {}
-    if dates is not None and window_days is not None:
-        for i, d in enumerate(dates):
-            span[i] = (d.toordinal(), d.toordinal()) if d else None
+    if days is not None and window_days is not None:
+        for i, d in zip(nodes, days[nodes].tolist()):
+            span[i] = (d, d) if d > 0 else None
 
     def joined_span(a: int, b: int) -> tuple[int, int] | None:
         sa, sb = span.get(a), span.get(b)
@@ -667,8 +1000,8 @@ def event_clusters(
                 blocked[keep].add(other)
         return keep
 
-    owner = list(range(n))  # story -> the cluster holding it, for the must-link merges
-    for a, b in sorted(must or ()):
+    owner = {i: i for i in nodes}  # story -> the cluster holding it, for the must-link merges
+    for a, b in sorted(must):
         ca, cb = _root(owner, a), _root(owner, b)
         if ca == cb or cb in blocked[ca]:
             continue
@@ -696,10 +1029,10 @@ def event_clusters(
             mean = total / (size * len(members[other]))
             if mean >= threshold and allowed(keep, other):
                 heapq.heappush(heap, (-mean, min(keep, other), max(keep, other)))
-    return [sorted(m) for m in members.values()], used
+    return list(members.values()), used
 
 
-def _root(owner: list[int], i: int) -> int:
+def _root(owner: dict[int, int], i: int) -> int:
     while owner[i] != i:
         owner[i] = owner[owner[i]]
         i = owner[i]

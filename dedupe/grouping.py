@@ -382,13 +382,13 @@ def group(
     forget_run(run)
     del chunks, blocks
     say("pairs of stories scored (events)")
-    scores = score_story_pairs(table, config)
+    scores = score_story_pairs(table, config, _worker_count(len(stories)))
     say(f"clustering {len(scores.links)} links (events)")
     story_cannot = scores.cannot | lift(cannot_idx, story_of)
     story_must = lift(must_idx, story_of) - story_cannot
     events_idx, used_links = event_clusters(
         len(stories), scores.links, config.event_cosine, story_cannot, story_must,
-        dates=[date.fromordinal(d) if d > 0 else None for d in table.days.tolist()],
+        dates=table.days,
         window_days=config.event_window_days,
     )
     events_idx = [sorted(e) for e in events_idx]

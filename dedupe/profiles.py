@@ -344,7 +344,10 @@ def tfidf(rows: _Rows, n: int, column_hashes: np.ndarray, max_terms: int, candid
     `candidate_terms` heaviest as candidate keys. Ties in weight: the larger hash first. `free`: drop each
     block of counts once used."""
     n_cols = len(column_hashes)
-    tie = ~column_hashes  # ascending `tie` = descending hash
+    # Each column's place in the tie order (descending hash), so that one integer key sorts a block's terms.
+    col_rank = np.empty(n_cols, dtype=np.int64)
+    col_rank[np.argsort(~column_hashes)] = np.arange(n_cols)  # ascending `~hash` = descending hash
+    col_bits = max(1, int(n_cols - 1).bit_length())
     df = np.zeros(n_cols, dtype=np.int64)
     for _ptr, cols, _counts in rows.blocks:
         df += np.bincount(cols, minlength=n_cols)
@@ -366,8 +369,9 @@ def tfidf(rows: _Rows, n: int, column_hashes: np.ndarray, max_terms: int, candid
         sizes = np.diff(ptr)
         story = np.repeat(np.arange(m), sizes)
         w = _TF[counts] * idf[cols]
-        # Heaviest first within each story (ties: larger column hash first, any fixed order would do).
-        order = np.lexsort((tie[cols], -w, story))
+        # Heaviest first within each story (ties: larger column hash first, any fixed order would do): one sort
+        # of (story, weight's rank from the heaviest, column's tie rank) packed in an int64 where it fits.
+        order = _heaviest_first(story, w, cols, col_rank, col_bits, m)
         story_s, cols_s, w_s = story[order], cols[order], w[order]
         rank = np.arange(len(order)) - ptr[:-1][story_s]
         keep = rank < max_terms
@@ -378,7 +382,8 @@ def tfidf(rows: _Rows, n: int, column_hashes: np.ndarray, max_terms: int, candid
         norm = np.sqrt(np.bincount(story_k, weights=w_k * w_k, minlength=m))
         norm[norm == 0] = 1.0
         w_k = w_k / norm[story_k]
-        by_col = np.lexsort((cols_k, story_k))
+        by_col = (np.argsort((story_k.astype(np.int64) << col_bits) | cols_k, kind="stable")
+                  if int(m - 1).bit_length() + col_bits <= 62 else np.lexsort((cols_k, story_k)))
         out_cols.append(cols_k[by_col].astype(np.int32))
         out_data.append(w_k[by_col].astype(np.float32))
         kept = np.bincount(story_k, minlength=m)
@@ -396,6 +401,19 @@ def tfidf(rows: _Rows, n: int, column_hashes: np.ndarray, max_terms: int, candid
     matrix.has_sorted_indices = True
     return Vectors(matrix, np.concatenate(key_rows) if key_rows else np.zeros(0, dtype=np.int64),
                    np.concatenate(key_cols) if key_cols else np.zeros(0, dtype=np.int64), np.diff(indptr) > 0)
+
+
+def _heaviest_first(story: np.ndarray, w: np.ndarray, cols: np.ndarray, col_rank: np.ndarray, col_bits: int,
+                    m: int) -> np.ndarray:
+    """The order of `np.lexsort((col_rank[cols], -w, story))` (story ascending, weight descending, then tie
+    rank), by one integer sort where (story, weight rank, tie rank) fit in 62 bits."""
+    distinct, w_rank = np.unique(w, return_inverse=True)
+    w_bits = max(1, int(len(distinct) - 1).bit_length())
+    if int(m - 1).bit_length() + w_bits + col_bits > 62:
+        return np.lexsort((col_rank[cols], -w, story))
+    key = ((story.astype(np.int64) << (w_bits + col_bits)) | ((len(distinct) - 1 - w_rank.astype(np.int64)) << col_bits)
+           | col_rank[cols])
+    return np.argsort(key, kind="stable")
 
 
 def row_dots(x: csr_matrix, y: csr_matrix, left: np.ndarray, right: np.ndarray, step: int = 20_000) -> np.ndarray:

@@ -183,6 +183,83 @@ def test_an_event_never_spans_more_than_the_window() -> None:
     assert events == [[0, 1, 2]]
 
 
+def _average_link_by_hand(n, links, threshold, cannot, must, days, window):  # type: ignore[no-untyped-def]
+    """Average-link as `event_clusters` defines it, by recomputing every mean at every step (slow, plain)."""
+    from dedupe.events import EventLink
+
+    score = {}
+    for lk in links:
+        key = (min(lk.a, lk.b), max(lk.a, lk.b))
+        if key not in score or lk.score > score[key].score:
+            score[key] = lk
+    total = {}
+    for lk in links:
+        key = (min(lk.a, lk.b), max(lk.a, lk.b))
+        total[key] = total.get(key, 0.0) + lk.score
+    clusters = {i: [i] for i in range(n)}
+    used = []
+
+    def allowed(a, b):  # type: ignore[no-untyped-def]
+        if any((min(x, y), max(x, y)) in cannot for x in clusters[a] for y in clusters[b]):
+            return False
+        dated = [days[i] for i in clusters[a] + clusters[b] if days[i] > 0]
+        return not dated or max(dated) - min(dated) <= window
+
+    def join(a, b, fallback=None):  # type: ignore[no-untyped-def]
+        between = [score[(min(x, y), max(x, y))] for x in clusters[a] for y in clusters[b]
+                   if (min(x, y), max(x, y)) in score]
+        used.append(max(between, key=lambda lk: (lk.score, -lk.a, -lk.b), default=fallback))
+        keep, gone = min(a, b), max(a, b)
+        clusters[keep] += clusters.pop(gone)
+        return keep
+
+    for a, b in sorted(must):
+        ca = next(c for c, m in clusters.items() if a in m)
+        cb = next(c for c, m in clusters.items() if b in m)
+        if ca != cb and not any((min(x, y), max(x, y)) in cannot for x in clusters[ca] for y in clusters[cb]):
+            join(ca, cb, EventLink(min(a, b), max(a, b), "labelled", 0.0))
+    while True:
+        best = None
+        for a in clusters:
+            for b in clusters:
+                if a < b and allowed(a, b):
+                    mean = sum(total.get((min(x, y), max(x, y)), 0.0) for x in clusters[a] for y in clusters[b]) / (
+                        len(clusters[a]) * len(clusters[b]))
+                    if mean >= threshold and (best is None or (mean, -a, -b) > best[0]):
+                        best = ((mean, -a, -b), a, b)
+        if best is None:
+            return sorted(sorted(m) for m in clusters.values()), used
+        join(best[1], best[2])
+
+
+def test_clustering_part_by_part_gives_plain_average_link() -> None:
+    """`event_clusters` clusters each connected part of the links >= threshold (and must-links) on its own: the
+    same events and joining links as average-link over everything, on random graphs with cannot-links,
+    must-links, dates and links of every strength (scores in eighths, so that sums are exact)."""
+    import random
+
+    import numpy as np
+
+    from dedupe.events import EventLink, Links, event_clusters
+
+    rng = random.Random(3)
+    for _ in range(40):
+        n = rng.randrange(2, 24)
+        pairs = {(a, b) for a, b in (sorted(rng.sample(range(n), 2)) for _ in range(rng.randrange(1, 3 * n)))}
+        links = [EventLink(a, b, rng.choice(["same-language", "cross-lingual"]), rng.randrange(1, 9) / 8)
+                 for a, b in sorted(pairs)]
+        cannot = {tuple(sorted(rng.sample(range(n), 2))) for _ in range(rng.randrange(0, 3))}
+        must = {tuple(sorted(rng.sample(range(n), 2))) for _ in range(rng.randrange(0, 2))} - cannot
+        days = np.array([rng.choice([0, 700_000 + rng.randrange(30)]) for _ in range(n)], dtype=np.int64)
+        expected, expected_used = _average_link_by_hand(n, links, 0.5, cannot, must, days, 10)
+        arrays = Links(np.array([lk.a for lk in links], np.int32), np.array([lk.b for lk in links], np.int32),
+                       np.array([lk.method == "cross-lingual" for lk in links]), np.array([lk.score for lk in links]))
+        for given in (links, arrays):
+            events, used = event_clusters(n, given, 0.5, set(cannot), set(must), dates=days, window_days=10)
+            assert events == expected
+            assert sorted((lk.a, lk.b, lk.score) for lk in used) == sorted((lk.a, lk.b, lk.score) for lk in expected_used)
+
+
 def test_the_same_kind_of_happening_months_apart_is_another_event() -> None:
     later = ArticleRecord(BIG_REWRITE.id + "_later", BIG_REWRITE.text, BIG_REWRITE.title, BIG_REWRITE.url + "?later",
                           "en", "2026-03-03T15:00:00+08:00", "gamma")
@@ -239,3 +316,11 @@ def test_all_posting_lists_at_once_give_the_pairs_of_each_list() -> None:
     left, right = _candidate_pairs([(keys, stories)], n, days, 10, 40, 12)
     assert set(zip(left.tolist(), right.tolist())) == expected
     assert len(expected) > 1000
+    # A few stories' days at a time (`_candidate_chunks`): every pair once, in exactly one part.
+    from dedupe.events import _candidate_chunks
+
+    for chunk in (1, 7, 60):
+        parts = list(_candidate_chunks([(keys, stories)], n, days, 10, 40, 12, chunk))
+        got = [(int(a), int(b)) for i, j in parts for a, b in zip(i, j)]
+        assert len(got) == len(set(got)) and set(got) == expected
+        assert len(parts) > 60 // chunk
