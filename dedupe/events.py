@@ -344,14 +344,6 @@ def _vectors(t: ProfileTable, config: GroupingConfig) -> tuple[Vectors, Vectors 
     return vectors, bridge, neutral
 
 
-def _cross(t: ProfileTable, bridge: Vectors | None, neutral: Vectors | None, left: np.ndarray,
-           right: np.ndarray, across: np.ndarray) -> np.ndarray:
-    """Across languages the score starts from a bridge cosine (Chinese-English) or a names-and-numbers cosine
-    (other pairs); 0 for same-language pairs."""
-    return _cross_dots(None if bridge is None else bridge.matrix, None if neutral is None else neutral.matrix,
-                       t.bridged, left, right, across)
-
-
 def _cross_dots(bridge: csr_matrix | None, neutral: csr_matrix | None, story_bridged: np.ndarray,
                 left: np.ndarray, right: np.ndarray, across: np.ndarray) -> np.ndarray:
     cross = np.zeros(len(left))
@@ -366,7 +358,8 @@ def _cross_dots(bridge: csr_matrix | None, neutral: csr_matrix | None, story_bri
 
 def _pair_dots(matrices: Sequence[csr_matrix | None], family: np.ndarray, bridged: np.ndarray, left: np.ndarray,
                right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(term cosines, bridge or names-and-numbers cosines: `_cross`) of the pairs (left[k], right[k])."""
+    """(term cosines, cross cosines) of the pairs (left[k], right[k]): across languages the score starts from a
+    bridge cosine (Chinese-English) or a names-and-numbers cosine (other pairs); 0 for same-language pairs."""
     vectors, bridge, neutral = matrices
     assert vectors is not None
     across = (family[left] != family[right]) | (family[left] < 0)
@@ -1102,10 +1095,8 @@ def pair_similarities(
     vectors, bridge, neutral = _vectors(t, config)
     left = np.arange(0, 2 * len(items), 2, dtype=np.int64)
     right = left + 1
-    cos = row_dots(vectors.matrix, vectors.matrix, left, right)
-    fam = t.family
-    across = (fam[left] != fam[right]) | (fam[left] < 0)
-    cross = _cross(t, bridge, neutral, left, right, across)
+    cos, cross = _pair_dots([None if v is None else v.matrix for v in (vectors, bridge, neutral)], t.family,
+                            t.bridged, left, right)
     encoded = _encode(t, config)
     sims = None if encoded is None else np.einsum("ij,ij->i", encoded[left], encoded[right])
     method_cross, score, _vetoed_pairs = _score_pair(t, left, right, cos, cross, config, sims)

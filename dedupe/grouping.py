@@ -317,10 +317,6 @@ def group(
             todo.append(i)
     new_signatures: dict[str, StoredSignature] = {}
 
-    def sequence_of(i: int) -> np.ndarray:
-        r = records[i]
-        return shingle_sequence(r.text or r.title or "", languages[r.id][0], config)
-
     computed = _sign([(records[i], languages[records[i].id][0]) for i in todo], config, workers)
     for i, sig in zip(todo, computed):
         if sig.data is not None:
@@ -343,7 +339,7 @@ def group(
         """Candidate pairs confirmed chunk by chunk, in the workers when there are any."""
         return _iter_chunks(fn, chunks, workers, *args)
 
-    pairs = near_duplicate_pairs(matrix, signed, sequence_of, config, chars.__getitem__, lsh_index, keys,
+    pairs = near_duplicate_pairs(matrix, signed, None, config, chars.__getitem__, lsh_index, keys,
                                  sets_of, map_chunks)
     del matrix
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
