@@ -232,8 +232,6 @@ allow = ['^{base}/{outlet}/news/']
 
 
 # --- serving -----------------------------------------------------------------------------------------------
-_SERVED_TYPES = {".html": b"text/html", ".xml": b"application/xml", ".txt": b"text/plain",
-                 ".toml": b"text/plain"}
 
 
 class LeanSite:
@@ -261,6 +259,8 @@ class LeanSite:
         from email.utils import formatdate
         from urllib.parse import unquote
 
+        from crawler.sitesrv import CONTENT_TYPES, PLACEHOLDER, TEXT_SUFFIXES
+
         path = unquote(target.decode("latin-1").split("?", 1)[0])
         file = (self.root / path.lstrip("/")).resolve()
         if path.endswith("/"):
@@ -269,10 +269,11 @@ class LeanSite:
             body, head = b"not found", [b"404 Not Found", b"Content-Type: text/plain"]
         else:
             body = file.read_bytes()
-            if file.suffix in _SERVED_TYPES:
-                body = body.replace(b"{{BASE}}", self.base_url.encode("ascii"))
+            if file.suffix in TEXT_SUFFIXES:
+                body = body.replace(PLACEHOLDER, self.base_url.encode("ascii"))
             stat = file.stat()
-            head = [b"200 OK", b"Content-Type: " + _SERVED_TYPES.get(file.suffix, b"application/octet-stream"),
+            kind = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+            head = [b"200 OK", b"Content-Type: " + kind.encode("ascii"),
                     b'ETag: "%x-%x"' % (stat.st_mtime_ns, len(body)),
                     b"Last-Modified: " + formatdate(stat.st_mtime, usegmt=True).encode("ascii")]
         connection = b"keep-alive" if self.keep_alive else b"close"

@@ -24,8 +24,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PLACEHOLDER = b"{{BASE}}"
-_TEXT_SUFFIXES = {".html", ".htm", ".xml", ".txt", ".toml", ".rss", ".atom", ".json"}
-_TYPES = {
+TEXT_SUFFIXES = {".html", ".htm", ".xml", ".txt", ".toml", ".rss", ".atom", ".json"}
+CONTENT_TYPES = {
     ".html": "text/html", ".htm": "text/html", ".xml": "application/xml", ".rss": "application/rss+xml",
     ".atom": "application/atom+xml", ".txt": "text/plain", ".gz": "application/gzip",
     ".json": "application/json", ".toml": "text/plain",
@@ -100,7 +100,7 @@ class FixtureSite:
                         self.wfile.write(body)
                     return
                 body = target.read_bytes()
-                if target.suffix in _TEXT_SUFFIXES:
+                if target.suffix in TEXT_SUFFIXES:
                     body = body.replace(PLACEHOLDER, site.base_url.encode("ascii"))
                 # Validators like a real web server, so crawlers' conditional requests get 304s.
                 etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
@@ -118,7 +118,7 @@ class FixtureSite:
                 if site.validators:
                     self.send_header("ETag", etag)
                     self.send_header("Last-Modified", last_modified)
-                self.send_header("Content-Type", str(override.get("content_type", _TYPES.get(target.suffix, "application/octet-stream"))))
+                self.send_header("Content-Type", str(override.get("content_type", CONTENT_TYPES.get(target.suffix, "application/octet-stream"))))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if not head:
