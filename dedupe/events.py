@@ -586,9 +586,14 @@ def _score_pair(
     lexical[named] = cross[named] * config.event_cosine / config.neutral_threshold
     lexical = np.minimum(1.0, lexical)
     if encoder_sim is not None:
-        weight, floor = config.encoder_mix()
-        scaled = np.clip((encoder_sim - floor) / (1.0 - floor), 0.0, 1.0)
-        mixed = (1.0 - weight) * lexical + weight * scaled
+        # The encoder mix (dedupe/config.py ENCODER_MIX, ENCODER_CROSS_MIX): one (weight, floor) for pairs in
+        # one language, where look-alike events must stay apart and the term cosine is the better judge, and
+        # one for pairs across languages, where the lexical evidence is thin.
+        (weight, floor), (cross_weight, cross_floor) = config.encoder_mix(), config.encoder_cross_mix()
+        weight_of = np.where(same, weight, cross_weight)
+        floor_of = np.where(same, floor, cross_floor)
+        scaled = np.clip((encoder_sim - floor_of) / (1.0 - floor_of), 0.0, 1.0)
+        mixed = (1.0 - weight_of) * lexical + weight_of * scaled
         lexical = np.where(lexical > 0, mixed, lexical)
     score = np.where(vetoed, 0.0, lexical * factor * _date_factor(t.days[left], t.days[right], config))
     return ~same, score, vetoed

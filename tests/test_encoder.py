@@ -58,7 +58,7 @@ def test_the_encoder_never_links_on_its_own(name: str) -> None:
     ((score, method),) = pair_similarities([(english, "en", russian, "ru")], config)
     assert method == "cross-lingual" and score == 0.0
     vectors = embed([english, russian], name)
-    _weight, floor = config.encoder_mix()
+    _weight, floor = config.encoder_cross_mix()
     assert float(vectors[0] @ vectors[1]) > floor  # close, yet not linked
 
 
@@ -118,6 +118,41 @@ def test_each_encoder_has_its_own_mix_unless_one_is_given() -> None:
     assert GroupingConfig(encoder="use", encoder_weight=0.5).fingerprint() != GroupingConfig(encoder="use").fingerprint()
     with pytest.raises(ValueError, match="encoder_weight"):
         GroupingConfig(encoder="use", encoder_weight=0.0)
+
+
+def test_pairs_in_one_language_and_across_languages_take_their_own_mix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In encoder mode a pair in one language mixes the encoder's cosine in with `encoder_mix()`, a pair across
+    languages with `encoder_cross_mix()` (look-alike events in one language stay apart on their terms; across
+    languages the lexical evidence is thin). The encoder is replaced by fixed vectors: no model needed."""
+    import numpy as np
+
+    import dedupe.encoder
+
+    pairs = [("Angela Merkel opened the new Berlin railway station on Friday with the mayor.", "en",
+              "Angela Merkel opened the Berlin railway station, the city's biggest, with the mayor.", "en", 0.9),
+             ("Angela Merkel opened the new Berlin railway station on Friday with the mayor.", "en",
+              "Angela Merkel hat den neuen Berliner Hauptbahnhof in Berlin am Freitag eröffnet.", "de", 0.5)]
+    cosine = {t2: c for _t1, _l1, t2, _l2, c in pairs}
+
+    def fixed(texts: list[str], name: str = "use") -> np.ndarray:
+        out = np.zeros((len(texts), DIMENSIONS[name]), dtype=np.float32)
+        for i, text in enumerate(texts):  # the first text of a pair along one axis, the second at its cosine
+            c = cosine.get(text)
+            out[i, :2] = (1.0, 0.0) if c is None else (c, (1.0 - c * c) ** 0.5)
+        return out
+
+    monkeypatch.setattr(dedupe.encoder, "embed", fixed)
+    items = [(t1, l1, t2, l2) for t1, l1, t2, l2, _c in pairs]
+    lexical = pair_similarities(items, GroupingConfig())
+    config = GroupingConfig(encoder="use")
+    mixed = pair_similarities(items, config)
+    assert [m for _s, m in mixed] == ["same-language", "cross-lingual"]
+    for (lex, _m), (got, _m2), mix, (*_texts, c) in zip(lexical, mixed, (config.encoder_mix(), config.encoder_cross_mix()),
+                                                        pairs):
+        weight, floor = mix
+        assert lex > 0
+        assert got == pytest.approx((1 - weight) * lex + weight * max(0.0, (c - floor) / (1 - floor)), abs=1e-6)
+    assert config.encoder_mix() != config.encoder_cross_mix()
 
 
 def test_no_texts_give_no_vectors() -> None:
