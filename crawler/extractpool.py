@@ -112,7 +112,8 @@ def _worker_main(sock: socket.socket, parent: int) -> None:
         job, url, hints, content_type, level = pickle.loads(payload)
         handler = _Collect()
         root.handlers[:] = [handler]
-        root.setLevel(level)
+        if root.level != level:  # setLevel clears every logger's level cache, each time
+            root.setLevel(level)
         try:
             result: tuple[Any, ...] = (job, True, extract_article(body, url, hints, content_type), handler.records)
         except Exception as exc:  # noqa: BLE001 - this page's error, reported to the crawl
