@@ -4,8 +4,8 @@
 same result) in a worker process and gives the reactor something to await.
 
 - Each worker is connected to the crawl by a Unix socket pair whose descriptor the reactor watches itself (no
-  Twisted connection object around it: see `_Channel`): a page goes out as one length-prefixed pickle and its
-  record comes back the same way.
+  Twisted connection object around it: see `_Channel`): a page goes out as its lengths, the pickled arguments
+  and the body as it is; its record comes back as one length-prefixed pickle.
   No helper threads, no wake-up pipe, no lock in the crawl's process (a `ProcessPoolExecutor` has a feeder
   and a manager thread per pool, whose pickling, pipe writes and GIL hand-overs cost the reactor about a
   tenth of its time in the crawl benchmark). A worker holds at most two pages (one extracting, one waiting),
@@ -40,9 +40,11 @@ from crawler.extracted import Extracted, Hints
 
 log = logging.getLogger(__name__)
 
-_HEAD = struct.Struct("!I")  # the length of the pickle that follows
+_HEAD = struct.Struct("!I")  # the length of the pickle that follows (a record, to the crawl)
+_PAGE_HEAD = struct.Struct("!II")  # to a worker: the length of the pickled arguments, then of the page's body
 _PER_WORKER = 2  # pages handed to one worker at a time: one being extracted, one ready for when it is done
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+_RECV_SIZE = 1 << 18  # bytes read from a worker's socket at once
 
 
 class ExtractionFailed(Exception):
@@ -99,16 +101,19 @@ def _worker_main(sock: socket.socket, parent: int) -> None:
     incoming = sock.makefile("rb")
     root = logging.getLogger()
     while True:
-        head = _read_exactly(incoming, _HEAD.size)
+        head = _read_exactly(incoming, _PAGE_HEAD.size)
         if head is None:
             return  # the crawl closed the pool (or died)
-        payload = _read_exactly(incoming, _HEAD.unpack(head)[0])
-        if payload is None:
+        args_size, body_size = _PAGE_HEAD.unpack(head)
+        payload = _read_exactly(incoming, args_size)
+        body = _read_exactly(incoming, body_size)
+        if payload is None or body is None:
             return
-        job, body, url, hints, content_type, level = pickle.loads(payload)
+        job, url, hints, content_type, level = pickle.loads(payload)
         handler = _Collect()
         root.handlers[:] = [handler]
-        root.setLevel(level)
+        if root.level != level:  # setLevel clears every logger's level cache, each time
+            root.setLevel(level)
         try:
             result: tuple[Any, ...] = (job, True, extract_article(body, url, hints, content_type), handler.records)
         except Exception as exc:  # noqa: BLE001 - this page's error, reported to the crawl
@@ -134,12 +139,13 @@ def _context() -> Any:
 
 
 class _Job:
-    __slots__ = ("id", "args", "url", "attempt", "resolve", "fail")
+    __slots__ = ("id", "args", "body", "url", "attempt", "resolve", "fail")
 
-    def __init__(self, job_id: int, args: tuple[Any, ...], url: str,
+    def __init__(self, job_id: int, args: tuple[Any, ...], body: bytes, url: str,
                  resolve: Callable[[Any], None], fail: Callable[[BaseException], None]) -> None:
         self.id = job_id
         self.args = args
+        self.body = body
         self.url = url
         self.attempt = 1
         self.resolve = resolve
@@ -158,7 +164,8 @@ class _Worker:
 
 
 class _Channel:
-    """The reactor's end of a worker's socket: length-prefixed pickles in both directions.
+    """The reactor's end of a worker's socket: pages out (two lengths, pickled arguments, the body), records in
+    (length-prefixed pickles).
 
     A file descriptor the reactor watches itself (`addReader`), not a Twisted connection: Twisted's Unix
     connections read with `recvmsg` and an ancillary-data buffer (for passing descriptors, unused here) and
@@ -173,6 +180,10 @@ class _Channel:
         self.reactor = reactor
         self.fd = sock.fileno()
         self.pending: deque[memoryview] = deque()  # what the socket did not take yet
+        # Results are read into this one buffer: `recv(n)` allocates an n-byte object for every call (mapped
+        # fresh from the system at this size, then shrunk), which cost more than the few kilobytes it returns.
+        self.inbox = bytearray(_RECV_SIZE)
+        self.inbox_view = memoryview(self.inbox)
         self.closed = False
         self.writing = False  # registered with the reactor for writing
         reactor.addReader(self)
@@ -186,14 +197,14 @@ class _Channel:
 
     def doRead(self) -> Any:
         try:
-            data = self.sock.recv(1 << 18)
+            n = self.sock.recv_into(self.inbox)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
             return exc
-        if not data:
+        if not n:
             return ConnectionError("the extraction worker closed its socket")
-        self.received(data)
+        self.received(self.inbox_view[:n])
         return None
 
     def doWrite(self) -> Any:
@@ -208,10 +219,10 @@ class _Channel:
         self.pool._lost(self.worker, reason)
 
     # -- the pool's side --
-    def write(self, head: bytes, data: bytes) -> None:
-        self.pending.append(memoryview(head))
-        self.pending.append(memoryview(data))
-        if len(self.pending) == 2:  # nothing was waiting: send now
+    def write(self, *parts: bytes) -> None:
+        was_empty = not self.pending
+        self.pending.extend(memoryview(p) for p in parts)
+        if was_empty:  # nothing was waiting: send now
             try:
                 self._send()
             except OSError as exc:
@@ -241,7 +252,7 @@ class _Channel:
             self.writing = False
             self.reactor.removeWriter(self)
 
-    def received(self, data: bytes) -> None:
+    def received(self, data: bytes | memoryview) -> None:
         buffer = self.worker.buffer
         buffer += data
         start = 0
@@ -315,9 +326,10 @@ class ExtractionPool:
                 return
             job = self._queue.popleft()
             worker.inflight[job.id] = job
+            # The body goes as it is, after the other arguments' pickle (not copied into it).
             data = pickle.dumps(job.args, protocol=_PROTOCOL)
             assert worker.channel is not None
-            worker.channel.write(_HEAD.pack(len(data)), data)
+            worker.channel.write(_PAGE_HEAD.pack(len(data), len(job.body)), data, job.body)
 
     def _result(self, worker: _Worker, result: tuple[Any, ...]) -> None:
         job_id, ok, value, records = result
@@ -368,7 +380,7 @@ class ExtractionPool:
         level = logging.getLogger().getEffectiveLevel()
         awaitable, resolve, fail = _waiter()
         job_id = next(self._ids)
-        self._queue.append(_Job(job_id, (job_id, body, url, hints, content_type, level), url, resolve, fail))
+        self._queue.append(_Job(job_id, (job_id, url, hints, content_type, level), bytes(body), url, resolve, fail))
         self._ensure_workers()
         self._dispatch()
         return await awaitable  # type: ignore[no-any-return]

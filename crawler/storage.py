@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -129,8 +130,17 @@ FINAL_STATUSES = frozenset(
 FINAL_HTTP_CODES = frozenset({400, 401, 403, 404, 410, 451})
 
 
+_NOW: list[Any] = [None, ""]  # (the second, its ISO form): the last now_iso()
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    """The current UTC time to the second, ISO 8601 (`2026-11-22T19:01:07+00:00`). A crawl asks several times per
+    page (every URL state it writes), so the text is built once per second (7 microseconds each time before)."""
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[1] = datetime.fromtimestamp(second, timezone.utc).isoformat()
+        _NOW[0] = second
+    return str(_NOW[1])
 
 
 def article_id_for(canonical_url: str) -> str:

@@ -104,13 +104,116 @@ def test_a_crawl_reuses_its_http_connections(tmp_path: Path) -> None:
         db = tmp_path / "store.sqlite3"
         code = (
             "import sys; from crawler.runner import CrawlOptions, run_crawl; "
-            "run_crawl(CrawlOptions(outlets_file=sys.argv[1], db=sys.argv[2], allow_private=True, polite=False))"
+            "run_crawl(CrawlOptions(outlets_file=sys.argv[1], db=sys.argv[2], allow_private=True, polite=False)); "
+            "print('imported:', *sorted(m for m in ('aiohttp', 'trafilatura', 'dedupe.writers') if m in sys.modules))"
         )
-        subprocess.run([sys.executable, "-c", code, str(outlets), str(db)], cwd=REPO, check=True, timeout=300,
-                       capture_output=True)
+        done = subprocess.run([sys.executable, "-c", code, str(outlets), str(db)], cwd=REPO, check=True,
+                              timeout=300, capture_output=True, text=True)
         requested = {p for p in site.requests if p.startswith("/news/")}
+    # What the reactor's process never needs: extraction (in the workers), the remote-control extension's
+    # aiohttp (switched off, and left out of EXTENSIONS_BASE so that it is not even imported), grouping's writers.
+    assert done.stdout.strip().splitlines()[-1] == "imported:"
     assert requested == set(pages)
     with sqlite3.connect(db) as conn:
         states = conn.execute("SELECT count(*) FROM urls WHERE url LIKE '%/news/%' AND status != 'discovered'")
         assert states.fetchone()[0] == len(pages)
     assert len(connections) <= 16 + 4, f"{len(connections)} connections for {len(pages)} pages"
+
+
+def _crawler(**settings: Any) -> Any:
+    from scrapy.crawler import Crawler
+
+    from crawler.spiders.outlets import OutletsSpider
+    from crawler.stats import CrawlStats
+
+    options = crawl_settings(CrawlOptions())
+    options.setdict(settings, priority="cmdline")
+    crawler = Crawler(OutletsSpider, options)  # not started: no reactor needed
+    crawler.stats = CrawlStats(crawler)
+    return crawler
+
+
+def test_one_spider_middleware_does_what_scrapys_three_did() -> None:
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    from crawler.middlewares import SpiderOutputMiddleware
+
+    crawler = _crawler(URLLENGTH_LIMIT=60)
+    mw = SpiderOutputMiddleware.from_crawler(crawler)
+    page = HtmlResponse("https://news.example/2025/01/01/a.html", body=b"<html></html>",
+                        request=Request("https://news.example/2025/01/01/a.html"))
+    short, long_ = Request("https://news.example/b"), Request("https://news.example/" + "x" * 80)
+    out = list(mw.process_spider_output(page, [short, long_, {"item": 1}]))
+    assert out == [short, {"item": 1}]  # the long URL is dropped, the item passes
+    assert crawler.stats.get_value("urllength/request_ignored_count") == 1
+    assert short.headers.get("Referer") == b"https://news.example/2025/01/01/a.html"
+    assert "is_start_request" not in short.meta
+    start = Request("https://news.example/feed.xml")
+    assert mw.get_processed_request(start, None) is start and start.meta["is_start_request"] is True
+    assert start.headers.get("Referer") is None
+    # Their own settings still switch them off.
+    off = SpiderOutputMiddleware.from_crawler(_crawler(URLLENGTH_LIMIT=0, REFERER_ENABLED=False))
+    other = Request("https://news.example/" + "y" * 80)
+    assert list(off.process_spider_output(page, [other])) == [other] and other.headers.get("Referer") is None
+    # ...and Scrapy's three are not in the chain twice.
+    settings = crawl_settings(CrawlOptions())
+    for name in ("start.StartSpiderMiddleware", "referer.RefererMiddleware", "urllength.UrlLengthMiddleware"):
+        assert settings.getdict("SPIDER_MIDDLEWARES")[f"scrapy.spidermiddlewares.{name}"] is None
+
+
+def test_signals_without_receivers_are_skipped_and_the_others_still_delivered() -> None:
+    import asyncio
+
+    from pydispatch import dispatcher
+    from scrapy import signals
+
+    from crawler.signalmanager import CrawlSignals, has_receivers, install
+
+    class Owner:
+        signals: Any = None
+
+    from scrapy.signalmanager import SignalManager
+
+    owner = Owner()
+    owner.signals = SignalManager(owner)
+    got: list[Any] = []
+
+    def receiver(request: Any, spider: Any) -> str:
+        got.append(request)
+        return "seen"
+
+    owner.signals.connect(receiver, signal=signals.request_scheduled)  # before the manager is replaced
+    install(owner)
+    assert isinstance(owner.signals, CrawlSignals)
+    assert not has_receivers(owner, signals.headers_received)
+    assert owner.signals.send_catch_log(signals.headers_received, request=1, spider=None) == []
+    assert owner.signals.send_catch_log(signals.request_scheduled, request=2, spider=None) == [(receiver, "seen")]
+    assert asyncio.run(owner.signals.send_catch_log_async(signals.request_scheduled, request=3, spider=None))
+    assert got == [2, 3]
+
+    # A receiver of every sender, or of every signal, counts too.
+    def anyone(**kwargs: Any) -> None:
+        got.append("any")
+
+    dispatcher.connect(anyone, signal=signals.headers_received, sender=dispatcher.Any)
+    try:
+        assert has_receivers(owner, signals.headers_received)
+        owner.signals.send_catch_log(signals.headers_received, request=4, spider=None)
+        assert got[-1] == "any"
+    finally:
+        dispatcher.disconnect(anyone, signal=signals.headers_received, sender=dispatcher.Any)
+    owner.signals.disconnect(receiver, signal=signals.request_scheduled)
+    assert owner.signals.send_catch_log(signals.request_scheduled, request=5, spider=None) == []
+
+
+def test_now_iso_is_the_current_second() -> None:
+    from datetime import datetime, timezone
+
+    from crawler.storage import now_iso
+
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    value = now_iso()
+    after = datetime.now(timezone.utc).replace(microsecond=0)
+    assert value.endswith("+00:00") and "." not in value
+    assert before <= datetime.fromisoformat(value) <= after

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -37,6 +38,7 @@ from crawler.extractpool import ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
+from crawler.signalmanager import install as install_signals
 from crawler.storage import Store, article_id_for, now_iso, open_store
 from crawler.topics import Topic, find_topic
 from crawler.urls import canonicalize, looks_like_article
@@ -138,17 +140,20 @@ class OutletsSpider(scrapy.Spider):
         self.extract_workers = 2
         self.gc_thresholds: tuple[int, ...] | None = None  # the process's own, restored when the spider closes
         self._discovery_seen: set[tuple[str, str]] = set()
+        # Bytes received per download attempt (count_bytes), forgotten with the request.
+        self.received_bytes: weakref.WeakKeyDictionary[scrapy.Request, int] = weakref.WeakKeyDictionary()
         # With `--redis` (crawler.frontier): the shared scheduler sets itself here when it opens.
         self.frontier: Any = None
         self.shared_frontier = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
+        # Before the engine, downloader and extensions take their reference to the crawler's signal manager.
+        install_signals(crawler)
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
-        crawler.signals.connect(spider.reset_bytes, signal=scrapy.signals.request_reached_downloader)
         spider.shared_frontier = bool(crawler.settings.get("NEWSDEDUPE_FRONTIER"))
         spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", 2)
         quiet_scrapy_logger(crawler.settings.get("LOG_LEVEL"))
@@ -158,12 +163,10 @@ class OutletsSpider(scrapy.Spider):
 
     def count_bytes(self, data: bytes, request: scrapy.Request, spider: Any) -> None:
         """Bytes received per request: Scrapy cancels a body without Content-Length that passes DOWNLOAD_MAXSIZE
-        with a bare (message-less) cancellation, which only this count tells apart from any other."""
-        request.meta["received_bytes"] = request.meta.get("received_bytes", 0) + len(data)
-
-    def reset_bytes(self, request: scrapy.Request, spider: Any) -> None:
-        """Each download attempt counts its own bytes (a retry's request carries the earlier attempt's meta)."""
-        request.meta["received_bytes"] = 0
+        with a bare (message-less) cancellation, which only this count tells apart from any other. Kept per
+        request object, not in its meta: a retry is a new request (with a copy of the meta) and counts its own
+        bytes, with no signal at every download attempt to reset a count."""
+        self.received_bytes[request] = self.received_bytes.get(request, 0) + len(data)
 
     def closed(self, reason: str) -> None:
         if self.gc_thresholds is not None:
@@ -585,7 +588,9 @@ class OutletsSpider(scrapy.Spider):
             return
         outlet: Outlet | None = response.meta.get("outlet")
         requested = response.meta.get("requested", response.url)
-        final = canonicalize(response.url)
+        # `requested` is already canonical (consider() made it so) and canonicalising a canonical URL gives it
+        # back (tests/test_urls.py, test_properties.py): only a URL Scrapy changed is canonicalised again.
+        final = response.url if response.url == response.meta.get("requested") else canonicalize(response.url)
         self.count(outlet, "fetched")
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
         binary = binary_kind(response.body)
@@ -608,7 +613,8 @@ class OutletsSpider(scrapy.Spider):
             status = extracted.status
         canonical = final
         if extracted is not None and extracted.canonical_url:
-            declared = canonicalize(extracted.canonical_url)
+            # Most pages declare the URL they were fetched from (canonical already).
+            declared = final if extracted.canonical_url == final else canonicalize(extracted.canonical_url)
             # Trust rel=canonical only on the same site (some pages point it at a home page or a partner).
             if urlsplit(declared).hostname == urlsplit(final).hostname and declared.rstrip("/") != "":
                 canonical = declared
@@ -654,7 +660,7 @@ class OutletsSpider(scrapy.Spider):
         elif (failure.check(DownloadCancelledError) and "max size" in str(failure.value)) or (
             failure.check(IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(failure.value)
         ) or (failure.check(DownloadCancelledError, CancelledError)
-              and request.meta.get("received_bytes", 0) > self.maxsize > 0):
+              and self.received_bytes.get(request, 0) > self.maxsize > 0):
             # Too large as sent, or once decompressed (a gzip bomb behind Content-Encoding).
             status = "too_large"
             log.warning("%s: larger than DOWNLOAD_MAXSIZE (%d bytes)%s, not stored (outlet %s)", request.url,
