@@ -162,51 +162,6 @@ def test_one_spider_middleware_does_what_scrapys_three_did() -> None:
         assert settings.getdict("SPIDER_MIDDLEWARES")[f"scrapy.spidermiddlewares.{name}"] is None
 
 
-def test_signals_without_receivers_are_skipped_and_the_others_still_delivered() -> None:
-    import asyncio
-
-    from pydispatch import dispatcher
-    from scrapy import signals
-
-    from crawler.signalmanager import CrawlSignals, has_receivers, install
-
-    class Owner:
-        signals: Any = None
-
-    from scrapy.signalmanager import SignalManager
-
-    owner = Owner()
-    owner.signals = SignalManager(owner)
-    got: list[Any] = []
-
-    def receiver(request: Any, spider: Any) -> str:
-        got.append(request)
-        return "seen"
-
-    owner.signals.connect(receiver, signal=signals.request_scheduled)  # before the manager is replaced
-    install(owner)
-    assert isinstance(owner.signals, CrawlSignals)
-    assert not has_receivers(owner, signals.headers_received)
-    assert owner.signals.send_catch_log(signals.headers_received, request=1, spider=None) == []
-    assert owner.signals.send_catch_log(signals.request_scheduled, request=2, spider=None) == [(receiver, "seen")]
-    assert asyncio.run(owner.signals.send_catch_log_async(signals.request_scheduled, request=3, spider=None))
-    assert got == [2, 3]
-
-    # A receiver of every sender, or of every signal, counts too.
-    def anyone(**kwargs: Any) -> None:
-        got.append("any")
-
-    dispatcher.connect(anyone, signal=signals.headers_received, sender=dispatcher.Any)
-    try:
-        assert has_receivers(owner, signals.headers_received)
-        owner.signals.send_catch_log(signals.headers_received, request=4, spider=None)
-        assert got[-1] == "any"
-    finally:
-        dispatcher.disconnect(anyone, signal=signals.headers_received, sender=dispatcher.Any)
-    owner.signals.disconnect(receiver, signal=signals.request_scheduled)
-    assert owner.signals.send_catch_log(signals.request_scheduled, request=5, spider=None) == []
-
-
 def test_now_iso_is_the_current_second() -> None:
     from datetime import datetime, timezone
 

@@ -38,7 +38,6 @@ from crawler.extractpool import ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
-from crawler.signalmanager import install as install_signals
 from crawler.storage import Store, article_id_for, now_iso, open_store
 from crawler.topics import Topic, find_topic
 from crawler.urls import canonicalize, looks_like_article
@@ -148,8 +147,6 @@ class OutletsSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
-        # Before the engine, downloader and extensions take their reference to the crawler's signal manager.
-        install_signals(crawler)
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.store = open_store(crawler.settings.get("NEWSDEDUPE_DB"))
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
