@@ -181,7 +181,8 @@ def bridge_counts(p: StoryProfile) -> Counter[str]:
     """What the dictionary bridge compares: plain words in Latin script (English words; in a Chinese text the
     names, brands and acronyms written in Latin letters, `Apple`, `WHO`, `iPhone`, the same in both languages),
     and for a Chinese story its dictionary English words."""
-    latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
+    terms = p.terms
+    latin = Counter({t: terms[t] for t in filter(str.isascii, terms) if t.isalpha()})
     if p.family == "zh":
         from dedupe.bridge import english_terms
 
