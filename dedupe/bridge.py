@@ -177,9 +177,96 @@ class _Segmenter:
         return out
 
 
+_PURE_HAN = re.compile("[\u4e00-\u9fd5]+")  # jieba's Han characters (`finalseg.re_han`), nothing else
+_PAD = "\ue000"  # a private-use character: never in a block jieba segments, so never matched as a word
+
+
+class _CompiledSegmenter(_Segmenter):
+    """The same words as `jieba.lcut` (and `_Segmenter`), with jieba-rs (the `rjieba` package, compiled) doing the
+    dictionary-graph search and the HMM. jieba-rs runs jieba's algorithm: the same graph, the same float
+    operations (log(count) - log(total) + the rest of the path), the same tie-breaking (longer word; in the
+    HMM the larger state letter), the same HMM tables; what it does differently is the non-Han text inside a
+    run of unknown characters (it keeps `1-2` or `14.4kbps` whole, jieba's `finalseg` splits them) and which
+    characters count as Han. So it is given exactly jieba's dictionary (jieba's own counts, and its total: jieba
+    counts duplicate lines of its dictionary file in the total, so a padding word that never matches makes up
+    the difference), and only what it does the same:
+    - a block (jieba's `re_han_default` split, done here) of jieba's Han characters only: jieba-rs's `cut` with
+      the HMM, whole;
+    - a block with letters, digits or `+#&._%-`: jieba-rs's search without the HMM gives the best path (its
+      single ASCII letters and digits come back joined, which is told apart because no word of jieba's
+      dictionary is letters and digits only), then jieba's own handling of runs of single characters here,
+      the Han parts of such a run through jieba-rs with an empty dictionary (which is jieba's HMM alone).
+    tests/test_bridge_segmentation.py compares it with jieba."""
+
+    def __init__(self) -> None:  # not _Segmenter's: its table of log-probabilities is not needed here
+        import rjieba
+
+        jieba = _segmenter()
+        tokenizer = jieba.dt
+        tokenizer.check_initialized()
+        self.freq = tokenizer.FREQ
+        self.re_han = jieba.re_han_default
+        self.re_skip = jieba.re_skip_default
+        self.finalseg = jieba.finalseg
+        words = rjieba.Jieba.empty()
+        total = 0
+        for w, c in self.freq.items():
+            if c:
+                words.add_word(w, c, None)
+                total += c
+        pad = tokenizer.total - total
+        if pad < 0 or any(w.isascii() and w.isalnum() and len(w) > 1 for w, c in self.freq.items() if c):
+            raise ValueError("jieba's dictionary cannot be given to jieba-rs as it is")
+        if pad:
+            words.add_word(_PAD, pad, None)
+        hmm = rjieba.Jieba.empty()
+        hmm.add_word(_PAD, 1, None)
+        self.cut_words = words.cut
+        self.cut_hmm = hmm.cut
+        self.pure_han = _PURE_HAN.fullmatch
+        self.fs_han = self.finalseg.re_han
+        self.fs_skip = self.finalseg.re_skip
+
+    def _cut_block(self, sentence: str, out: list[str]) -> None:
+        if self.pure_han(sentence):
+            out.extend(self.cut_words(sentence, True))
+            return
+        freq = self.freq
+        buf = ""
+        for word in self.cut_words(sentence, False):
+            if len(word) == 1 or (word.isascii() and word.isalnum()):  # one character, or single ones joined
+                buf += word
+            else:
+                if buf:
+                    self._flush(buf, out, freq)
+                    buf = ""
+                out.append(word)
+        if buf:
+            self._flush(buf, out, freq)
+
+    def _flush(self, buf: str, out: list[str], freq: dict[str, int]) -> None:
+        if len(buf) == 1:
+            out.append(buf)
+        elif not freq.get(buf):  # jieba's `finalseg.cut`
+            fs_han = self.fs_han
+            for blk in fs_han.split(buf):
+                if not blk:
+                    continue
+                if fs_han.match(blk):
+                    out.extend(self.cut_hmm(blk, True))
+                else:
+                    out.extend(x for x in self.fs_skip.split(blk) if x)
+        else:
+            out.extend(buf)
+
+
 @lru_cache(maxsize=1)
 def _fast_segmenter() -> _Segmenter:
-    return _Segmenter()
+    try:
+        return _CompiledSegmenter()
+    except (ImportError, ValueError) as exc:
+        log.warning("compiled segmentation not available (%s): jieba's search in Python", exc)
+        return _Segmenter()
 
 
 def english_terms(chinese_text: str) -> Counter[str]:
@@ -190,14 +277,18 @@ def english_terms(chinese_text: str) -> Counter[str]:
     if not cedict:
         return Counter()
     out: Counter[str] = Counter()
-    for word in _fast_segmenter().lcut(fold(chinese_text)):
+    # Each distinct word once, its glosses counted as often as it occurs: the same counts, and the same order of
+    # first appearance, as word by word (a text repeats its words).
+    for word, n in Counter(_fast_segmenter().lcut(fold(chinese_text))).items():
         glosses = cedict.get(word)
         if glosses is None and len(word) > 1:
             # Unknown compound: fall back to its characters' glosses only for 2-character words.
             if len(word) == 2:
                 for ch in word:
-                    out.update(cedict.get(ch, ())[:1])
+                    for gloss in cedict.get(ch, ())[:1]:
+                        out[gloss] += n
             continue
         if glosses:
-            out.update(glosses)
+            for gloss in glosses:
+                out[gloss] += n
     return out

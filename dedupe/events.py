@@ -58,10 +58,12 @@ NAME_WEIGHT = 2
 def names(text: str) -> Counter[str]:
     """Capitalised name-like sequences in a text, lower-cased (`ne:lindsay lohan`)."""
     out: Counter[str] = Counter()
-    for m in _NAME.finditer(text):
-        words = [w for w in re.split(r"[ -]", m.group(0)) if w not in _NOT_NAMES]
+    # Each distinct match once (a text repeats its names), counted as often as it occurs: the same counts and
+    # the same order of first appearance as match by match.
+    for match, count in Counter(_NAME.findall(text)).items():
+        words = [w for w in match.replace("-", " ").split(" ") if w not in _NOT_NAMES]
         if words:
-            out["ne:" + " ".join(words).lower()] += 1
+            out["ne:" + " ".join(words).lower()] += count
     return out
 
 
@@ -97,21 +99,45 @@ _NOT_HAN = re.compile(rf"[^{_HAN_RANGES}]+")
 _WORD = re.compile(rf"[^\W_{_HAN_RANGES}]+")
 
 
+_UNSEEN = object()
+# What a word contributes to `terms` (its stem, or None for a stopword, a number or a word of under 3 letters), per
+# stemmer: a pure function of the word, remembered for the words met (news reuses its vocabulary from story to
+# story). Cleared when it holds this many words, so a stream of odd tokens cannot grow it without bound.
+_WORD_TERMS_MAX = 500_000
+
+
+@cache
+def _word_terms(stem_word: Callable[[str], str]) -> dict[str, str | None]:
+    return {}
+
+
+def _word_term(term_of: dict[str, str | None], stem_word: Callable[[str], str], word: str) -> str | None:
+    if len(term_of) >= _WORD_TERMS_MAX:
+        term_of.clear()
+    term = None if len(word) < 3 or word.isdigit() or word in _EN_STOP else stem_word(word)
+    term_of[word] = term
+    return term
+
+
 def terms(text: str, language: str | None = None) -> Counter[str]:
     """Content terms: stemmed words (stopwords and numbers out), Han character bigrams, and names (counted
     `NAME_WEIGHT` times). Words are stemmed for `language` (Snowball) when it is not English."""
     stem_word = _stemmer(language)
+    term_of = _word_terms(stem_word)
     norm = normalise_for_matching(text)
     out: Counter[str] = Counter()
     for run in _HAN_RUN.findall(norm):
         chars = _NOT_HAN.sub("", run)
         if len(chars) > 1:
             out.update(map(str.__add__, chars[:-1], chars[1:]))
-    # Count the words first, then stem each distinct word once (a text repeats its words).
+    # Count the words first, then look each distinct word up once (a text repeats its words).
+    get, known = term_of.get, out.get  # (`known` rather than `out[term] += count`: no __missing__ call per term)
     for word, count in Counter(_WORD.findall(norm)).items():
-        if len(word) < 3 or word.isdigit() or word in _EN_STOP:
-            continue
-        out[stem_word(word)] += count
+        term = get(word, _UNSEEN)
+        if term is _UNSEEN:
+            term = _word_term(term_of, stem_word, word)
+        if term is not None:
+            out[term] = known(term, 0) + count
     for name, count in names(text).items():
         out[name] += NAME_WEIGHT * count
     return out
@@ -181,7 +207,8 @@ def bridge_counts(p: StoryProfile) -> Counter[str]:
     """What the dictionary bridge compares: plain words in Latin script (English words; in a Chinese text the
     names, brands and acronyms written in Latin letters, `Apple`, `WHO`, `iPhone`, the same in both languages),
     and for a Chinese story its dictionary English words."""
-    latin = Counter({t: c for t, c in p.terms.items() if t.isascii() and t.isalpha()})
+    terms = p.terms
+    latin = Counter({t: terms[t] for t in filter(str.isascii, terms) if t.isalpha()})
     if p.family == "zh":
         from dedupe.bridge import english_terms
 

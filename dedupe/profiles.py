@@ -73,11 +73,19 @@ class _Strings:
         if not len(hashes):
             return
         unique, first = np.unique(hashes, return_index=True)
-        seen, new = self.seen, self.new
-        for h, k in zip(unique.tolist(), first.tolist()):
-            if h not in seen:
-                seen.add(h)
-                new[h] = keys[k]
+        seen = self.seen
+        # Most of a block's terms were sent before: set operations in C find the new ones, and only those are
+        # visited (in ascending hash order, as all of them were before).
+        fresh = set(unique.tolist())
+        fresh.difference_update(seen)
+        if not fresh:
+            return
+        seen.update(fresh)
+        fresh_hashes = np.sort(np.fromiter(fresh, dtype=np.uint64, count=len(fresh)))
+        at = first[np.searchsorted(unique, fresh_hashes)]
+        new = self.new
+        for h, k in zip(fresh_hashes.tolist(), at.tolist()):
+            new[h] = keys[k]
 
     @classmethod
     def forget(cls, run: str) -> None:
@@ -112,8 +120,11 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
 
     strings = _Strings(run)
     terms = Bag.of([p.terms for p in profiles], strings)
-    latin = np.fromiter(map(_plain_latin, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
+    # A plain Latin-script word (ASCII letters only, as `bridge_counts` picks them), tested in C over all terms.
+    latin = np.fromiter(map(str.isascii, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
                         count=len(terms.hashes))
+    latin &= np.fromiter(map(str.isalpha, itertools.chain.from_iterable(p.terms for p in profiles)), dtype=bool,
+                         count=len(terms.hashes))
     bridge_bag = None
     if bridge:
         counters: list[Mapping[str, int]] = [bridge_counts(p) if p.family == "zh" and "zh" in BRIDGED else {}
@@ -138,10 +149,6 @@ def compact(profiles: Sequence[StoryProfile], bridge: bool, neutral: bool, keep_
 def forget_run(run: str) -> None:
     """Drop what this process remembers of a grouping's strings (`compact` ran here, not in workers)."""
     _Strings.forget(run)
-
-
-def _plain_latin(term: str) -> bool:
-    return term.isascii() and term.isalpha()
 
 
 class Vocabulary:
