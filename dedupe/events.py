@@ -198,7 +198,7 @@ def neutral_counts(p: StoryProfile) -> Counter[str]:
         for w in _plain(name.removeprefix("ne:")).split():
             if len(w) >= 3:
                 c[w] += count
-    for a in p.anchors:
+    for a in sorted(p.anchors):  # a frozenset: its order varies with the process's string hashing
         c["n:" + a] += 1
     return c
 
