@@ -698,26 +698,32 @@ def _candidate_chunks(
     cap = cap if cap is not None else candidate_cap(n)
     if not key_parts:
         return
-    stories = np.concatenate([s for _, s in key_parts]).astype(np.int64, copy=False)
-    d = days[stories]
+    # A million stories have some fifty million key entries: they are held as int32 (stories, days and key ids
+    # all fit) and sorted by day once, one array at a time (int64 copies of them all at once were the top of
+    # the pair stage's memory).
+    wide = max((int(k.max()) for k, _ in key_parts if len(k)), default=0) >= 2**31
+    keys = np.concatenate([k for k, _ in key_parts]).astype(np.int64 if wide else np.int32)
+    stories = np.concatenate([s for _, s in key_parts]).astype(np.int32)
+    del key_parts  # the caller's arrays can go now
+    d = days.astype(np.int32)[stories]
     undated = d < 0
-    if undated.any():
+    n_undated = int(undated.sum())
+    if n_undated:
         # An undated story pairs with every story of its lists of at most `cap` stories (whatever their dates).
-        keys = np.concatenate([k for k, _ in key_parts]).astype(np.int64, copy=False)
         member = np.isin(keys, np.unique(keys[undated]))
-        codes = unique_codes(i * n + j for i, j in _sliced(_undated_pairs, keys[member], stories[member], n,
-                                                           days, cap))
+        codes = unique_codes(i * n + j for i, j in _sliced(_undated_pairs, keys[member].astype(np.int64),
+                                                           stories[member].astype(np.int64), n, days, cap))
         if len(codes):
             yield codes // n, codes % n
-        del member, codes, keys
-    # The dated entries by day (one array at a time: a million stories have some fifty million entries).
-    order = np.flatnonzero(~undated)
+        del member, codes
     del undated
-    order = order[np.argsort(d[order], kind="stable")]
+    # The dated entries by day (undated ones, day -1, sort first; a stable sort keeps each day's entries in
+    # their order).
+    order = np.argsort(d, kind="stable")[n_undated:]
     d = d[order]
-    stories = stories[order].astype(np.int32)
-    keys = np.concatenate([k for k, _ in key_parts])[order].astype(np.int64, copy=False)
-    del order, key_parts  # the caller's arrays can go now
+    stories = stories[order]
+    keys = keys[order]
+    del order
     story_days = np.sort(days[days >= 0])
     pos = 0
     while pos < len(story_days):
@@ -726,8 +732,9 @@ def _candidate_chunks(
         pos = int(np.searchsorted(story_days, d1, side="left"))
         a = int(np.searchsorted(d, d0 - window, side="left"))
         b = int(np.searchsorted(d, d1 + 2 * window, side="left"))
-        codes = unique_codes(i * n + j for i, j in _sliced(_dated_pairs, keys[a:b], stories[a:b].astype(np.int64), n,
-                                                           days, window, window_cap, d0, d1))
+        codes = unique_codes(i * n + j for i, j in _sliced(_dated_pairs, keys[a:b].astype(np.int64),
+                                                           stories[a:b].astype(np.int64), n, days, window,
+                                                           window_cap, d0, d1))
         if len(codes):
             yield codes // n, codes % n
 

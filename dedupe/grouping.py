@@ -457,6 +457,7 @@ def group(
         evidence = link_evidence(lk, scores)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
+    del scores, table  # the vectors and profiles (gigabytes at a million stories) are not read after the evidence
     for e in events_idx:
         frontier, seen = [e[0]], {e[0]}
         while frontier:
