@@ -403,15 +403,18 @@ class _Cosines:
         self.family, self.bridged = t.family, t.bridged
         self.workers = workers if workers > 1 and t.n and _shared_memory_room(vectors) else 0
         self.shared: list[object] = []
-        self.blocks_of: dict[int, list[object]] = {}  # a Vectors' shared blocks
         self.pool: object | None = None
 
     def _share(self, a: np.ndarray) -> tuple[np.ndarray, tuple[str, str, tuple[int, ...]]]:
+        """A copy of `a` in shared memory for the workers, and this process's view of it. The view reads the
+        block through a mapping of its own (`_mapped`), so the vectors can keep reading it after the block is
+        unlinked, without a private copy; the memory is freed with the last view."""
         from multiprocessing.shared_memory import SharedMemory
 
         shm = SharedMemory(create=True, size=max(1, a.nbytes))
         self.shared.append(shm)
-        view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
+        view = _mapped(shm.name, a)
+        shm.close()  # this process reads it through `view` from now on; the block is unlinked in __exit__
         view[:] = a
         return view, (shm.name, a.dtype.str, a.shape)
 
@@ -426,12 +429,15 @@ class _Cosines:
                     specs.append(None)
                     continue
                 m = v.matrix
-                first = len(self.shared)
-                shared = [self._share(a) for a in (m.data, m.indices, m.indptr)]
-                self.blocks_of[id(v)] = self.shared[first:]
-                # The vectors read the shared copy now (the private arrays are freed).
-                v.matrix = _csr([view for view, _ in shared], m.shape)
-                specs.append((tuple(spec for _, spec in shared), m.shape))
+                shared = []
+                for name in ("data", "indices", "indptr"):
+                    # The matrix reads the shared copy from now on and keeps it; each private array is freed as
+                    # soon as it is copied (a million stories' term weights are about 0.7 GB an array).
+                    view, spec = self._share(getattr(m, name))
+                    setattr(m, name, view)
+                    shared.append(spec)
+                v.matrix = _csr([m.data, m.indices, m.indptr], m.shape)
+                specs.append((tuple(shared), m.shape))
                 del m
             self.spec = (tuple(specs), self._share(self.family)[1], self._share(self.bridged)[1])
             # Spawned: the caller may have threads (a fork would copy their locks).
@@ -466,27 +472,21 @@ class _Cosines:
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
-        if self.shared:
-            # Back to private memory one matrix at a time, each shared copy freed before the next is copied.
-            for v in self.vectors:
-                if v is not None:
-                    m = v.matrix
-                    v.matrix = _csr([m.data.copy(), m.indices.copy(), m.indptr.copy()], m.shape)
-                    del m
-                    self._free(self.blocks_of.pop(id(v), []))
-            self._free(list(self.shared))
-            self.shared = []
-
-    def _free(self, blocks: list[object]) -> None:
-        for shm in blocks:
-            if shm not in self.shared:
-                continue
-            self.shared.remove(shm)
-            try:
-                shm.close()  # type: ignore[attr-defined]
-            except BufferError:  # a view is still alive (an error stopped the pairs half-way): freed with it
-                pass
+        # The names go (the workers are done); the vectors keep reading the shared copy through their own
+        # mappings (copying it back took another gigabyte at a million stories, at the pair stage's peak).
+        for shm in self.shared:
             shm.unlink()  # type: ignore[attr-defined]
+        self.shared = []
+
+
+def _mapped(name: str, a: np.ndarray) -> np.ndarray:
+    """An array shaped as `a` over the shared-memory block `name` (Linux: /dev/shm/<name>), through a mapping
+    owned by the array: it stays readable after the block is closed and unlinked, until the array is freed."""
+    import mmap
+
+    with open(f"/dev/shm/{name}", "r+b") as fh:
+        mm = mmap.mmap(fh.fileno(), max(1, a.nbytes))
+    return np.frombuffer(mm, dtype=a.dtype, count=a.size).reshape(a.shape)
 
 
 def _shared_memory_room(vectors: Sequence[Vectors | None]) -> bool:
@@ -558,7 +558,7 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0)
     # "Common" is counted among the stories a story could be linked with: those within the date window.
     encoded = _encode(t, config)
     fam = t.family
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    found: list[list[np.ndarray | None]] = []
     cannot: set[tuple[int, int]] = set()
     # A chunk of stories' candidate pairs at a time, scored and dropped: only the kept links stay.
     chunks = _candidate_chunks(key_parts, n, t.days, config.event_window_days, candidate_cap(n))
@@ -578,13 +578,24 @@ def score_story_pairs(t: ProfileTable, config: GroupingConfig, workers: int = 0)
             method_cross, score, vetoed = _score_pair(t, li, ri, cos, cross, config, sims)
             cannot.update(zip(li[vetoed].tolist(), ri[vetoed].tolist()))
             ok = ~vetoed & (score >= MIN_LINK)
-            found.append((li[ok].astype(np.int32), ri[ok].astype(np.int32), method_cross[ok], _round4(score[ok])))
-    a, b, cross_links, score = ((np.concatenate(x) for x in zip(*found)) if found else
-                                (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0)))
-    del found
-    order = np.lexsort((b, a))  # sorted by story pair
-    links = Links(a[order], b[order], cross_links[order], score[order])
+            found.append([li[ok].astype(np.int32), ri[ok].astype(np.int32), method_cross[ok], _round4(score[ok])])
+    # Sorted by story pair, one array at a time (at a million stories the links take about 0.3 GB; all of them
+    # copied at once was the top of the stage's memory).
+    columns = [_joined(found, k, dtype) for k, dtype in enumerate((np.int32, np.int32, bool, np.float64))]
+    order = np.argsort((columns[0].astype(np.int64) << 32) | columns[1], kind="stable")
+    for k in range(len(columns)):
+        columns[k] = columns[k][order]
+    del order
+    links = Links(*columns)
     return PairScores(links, cannot, t, vectors, bridge, neutral, encoded)
+
+
+def _joined(parts: list[list[np.ndarray | None]], k: int, dtype: type) -> np.ndarray:
+    """The k-th arrays of `parts` end to end, each dropped from `parts` as it is read."""
+    out = np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=dtype)  # type: ignore[misc]
+    for p in parts:
+        p[k] = None
+    return out
 
 
 def _score_pair(
@@ -719,26 +730,32 @@ def _candidate_chunks(
     cap = cap if cap is not None else candidate_cap(n)
     if not key_parts:
         return
-    stories = np.concatenate([s for _, s in key_parts]).astype(np.int64, copy=False)
-    d = days[stories]
+    # A million stories have some fifty million key entries: they are held as int32 (stories, days and key ids
+    # all fit) and sorted by day once, one array at a time (int64 copies of them all at once were the top of
+    # the pair stage's memory).
+    wide = max((int(k.max()) for k, _ in key_parts if len(k)), default=0) >= 2**31
+    keys = np.concatenate([k for k, _ in key_parts]).astype(np.int64 if wide else np.int32)
+    stories = np.concatenate([s for _, s in key_parts]).astype(np.int32)
+    del key_parts  # the caller's arrays can go now
+    d = days.astype(np.int32)[stories]
     undated = d < 0
-    if undated.any():
+    n_undated = int(undated.sum())
+    if n_undated:
         # An undated story pairs with every story of its lists of at most `cap` stories (whatever their dates).
-        keys = np.concatenate([k for k, _ in key_parts]).astype(np.int64, copy=False)
         member = np.isin(keys, np.unique(keys[undated]))
-        codes = unique_codes(i * n + j for i, j in _sliced(_undated_pairs, keys[member], stories[member], n,
-                                                           days, cap))
+        codes = unique_codes(i * n + j for i, j in _sliced(_undated_pairs, keys[member].astype(np.int64),
+                                                           stories[member].astype(np.int64), n, days, cap))
         if len(codes):
             yield codes // n, codes % n
-        del member, codes, keys
-    # The dated entries by day (one array at a time: a million stories have some fifty million entries).
-    order = np.flatnonzero(~undated)
+        del member, codes
     del undated
-    order = order[np.argsort(d[order], kind="stable")]
+    # The dated entries by day (undated ones, day -1, sort first; a stable sort keeps each day's entries in
+    # their order).
+    order = np.argsort(d, kind="stable")[n_undated:]
     d = d[order]
-    stories = stories[order].astype(np.int32)
-    keys = np.concatenate([k for k, _ in key_parts])[order].astype(np.int64, copy=False)
-    del order, key_parts  # the caller's arrays can go now
+    stories = stories[order]
+    keys = keys[order]
+    del order
     story_days = np.sort(days[days >= 0])
     pos = 0
     while pos < len(story_days):
@@ -747,8 +764,9 @@ def _candidate_chunks(
         pos = int(np.searchsorted(story_days, d1, side="left"))
         a = int(np.searchsorted(d, d0 - window, side="left"))
         b = int(np.searchsorted(d, d1 + 2 * window, side="left"))
-        codes = unique_codes(i * n + j for i, j in _sliced(_dated_pairs, keys[a:b], stories[a:b].astype(np.int64), n,
-                                                           days, window, window_cap, d0, d1))
+        codes = unique_codes(i * n + j for i, j in _sliced(_dated_pairs, keys[a:b].astype(np.int64),
+                                                           stories[a:b].astype(np.int64), n, days, window,
+                                                           window_cap, d0, d1))
         if len(codes):
             yield codes // n, codes % n
 
@@ -832,6 +850,56 @@ def _dated_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, window
     return np.minimum(a, b), np.maximum(a, b)
 
 
+class StringTable:
+    """hash -> term or number string, as a sorted array of hashes and one UTF-8 buffer: what a `ProfileTable`'s
+    `strings` dict holds, in a fraction of the memory (a dict of Python ints and strs takes about 150 bytes an
+    entry: hundreds of MB for a million stories' vocabulary, held from the pair stage to the evidence).
+    Read as the dict is (`get`, and `ProfileTable.string`'s `#<hex>` for a hash not held)."""
+
+    def __init__(self, strings: dict[int, str]) -> None:
+        hashes = np.fromiter(strings.keys(), dtype=np.uint64, count=len(strings))
+        encoded = [s.encode("utf-8") for s in strings.values()]
+        ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        self.buffer = b"".join(encoded)
+        del encoded
+        order = np.argsort(hashes)
+        self.hashes = hashes[order]
+        self.starts = np.concatenate(([0], ends[:-1]))[order].astype(np.int64)
+        self.ends = ends[order]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def _find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(self.hashes):
+            return np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        return pos, self.hashes[pos] == hashes
+
+    def get(self, h: int, default: str | None = None) -> str | None:
+        pos, found = self._find(np.array([h], dtype=np.uint64))
+        if not found[0]:
+            return default
+        return self.buffer[self.starts[pos[0]]:self.ends[pos[0]]].decode("utf-8")
+
+    def many(self, hashes: np.ndarray) -> list[str]:
+        """The string of each hash (`#<hex>` for one not held, as `ProfileTable.string` gives it)."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        pos, found = self._find(hashes)
+        buf = self.buffer
+        if not len(self.hashes):
+            return [f"#{h:x}" for h in hashes.tolist()]
+        return [buf[a:b].decode("utf-8") if ok else f"#{h:x}" for h, ok, a, b in
+                zip(hashes.tolist(), found.tolist(), self.starts[pos].tolist(), self.ends[pos].tolist())]
+
+
+def _strings(t: ProfileTable, hashes: np.ndarray) -> list[str]:
+    """`t.string(h)` of each hash."""
+    if isinstance(t.strings, StringTable):
+        return t.strings.many(hashes)
+    return [t.string(h) for h in hashes.tolist()]
+
+
 def _shared_terms(v: Vectors, t: ProfileTable, i: int, j: int) -> list[tuple[str, float]]:
     """The terms stories i and j share in `v`, as strings, each with the product of its two weights (the
     weights as Python floats, as a story's {term: weight} would give them)."""
@@ -839,9 +907,8 @@ def _shared_terms(v: Vectors, t: ProfileTable, i: int, j: int) -> list[tuple[str
     li, hi = m.indptr[i], m.indptr[i + 1]
     lj, hj = m.indptr[j], m.indptr[j + 1]
     common, pi, pj = np.intersect1d(m.indices[li:hi], m.indices[lj:hj], assume_unique=True, return_indices=True)
-    hashes = t.vocab_hashes[common].tolist()
-    return [(t.string(h), wi * wj) for h, wi, wj in
-            zip(hashes, m.data[li:hi][pi].tolist(), m.data[lj:hj][pj].tolist())]
+    return [(x, wi * wj) for x, wi, wj in
+            zip(_strings(t, t.vocab_hashes[common]), m.data[li:hi][pi].tolist(), m.data[lj:hj][pj].tolist())]
 
 
 def _heaviest(shared: Iterable[tuple[str, float]], k: int = 5) -> list[str]:
@@ -851,7 +918,7 @@ def _heaviest(shared: Iterable[tuple[str, float]], k: int = 5) -> list[str]:
 
 def _numbers_of(t: ProfileTable, i: int) -> set[str]:
     cols = t.anchors.indices[t.anchors.indptr[i]:t.anchors.indptr[i + 1]]
-    return {t.string(h) for h in t.anchor_hashes[cols].tolist()}
+    return set(_strings(t, t.anchor_hashes[cols]))
 
 
 def link_evidence(link: EventLink, scores: PairScores) -> tuple[str, ...]:
@@ -905,7 +972,7 @@ def event_clusters(
     arr = links if isinstance(links, Links) else None
     objs = None if arr is not None else list(links)
     if arr is not None:
-        la, lb, score = arr.a.astype(np.int64), arr.b.astype(np.int64), arr.score
+        la, lb, score = arr.a, arr.b, arr.score  # (int32: no copies of 18 M links at a million stories)
     else:
         assert objs is not None
         la = np.array([lk.a for lk in objs], dtype=np.int64)

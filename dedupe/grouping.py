@@ -15,6 +15,7 @@ from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import (
     BRIDGED,
+    StringTable,
     event_clusters,
     language_family,
     link_evidence,
@@ -83,11 +84,45 @@ class Event:
         return sorted(d for m in self.members if (d := m.article.published_date) is not None)
 
 
+class NewSignatures(Mapping[str, StoredSignature]):
+    """The signatures a grouping computed, by article id, held as arrays: a row of the grouping's signature
+    matrix, a 64-bit text hash and a shingle count each (a million `StoredSignature` objects with their bytes
+    and hex strings take about 0.9 GB, held through the whole grouping). Reading one gives the same
+    `StoredSignature` (bytes, hex hash) that was computed."""
+
+    def __init__(self, ids: list[str], fingerprint: str, matrix: np.ndarray, rows: np.ndarray, signed: np.ndarray,
+                 sizes: np.ndarray, text_hashes: np.ndarray) -> None:
+        self._ids = ids
+        self._fingerprint = fingerprint
+        self._matrix, self._rows, self._signed = matrix, rows, signed  # signature k: matrix[rows[k]] if signed[k]
+        self._sizes, self._hashes = sizes, text_hashes
+        self._index: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lookup()
+
+    def _lookup(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {aid: k for k, aid in enumerate(self._ids)}
+        return self._index
+
+    def __getitem__(self, key: str) -> StoredSignature:
+        k = self._lookup()[key]
+        data = self._matrix[self._rows[k]].tobytes() if self._signed[k] else None
+        return StoredSignature(self._fingerprint, f"{int(self._hashes[k]):016x}", int(self._sizes[k]), data)
+
+
 @dataclass
 class GroupingResult:
     events: list[Event]
     languages: dict[str, tuple[str | None, str]]  # article id -> (language, how decided)
-    new_signatures: dict[str, StoredSignature] = field(default_factory=dict)
+    new_signatures: Mapping[str, StoredSignature] = field(default_factory=dict)
     near_duplicate_links: int = 0
     event_links: int = 0
     lsh_index: RedisLSHIndex | None = None  # the shared index used, if any
@@ -115,11 +150,13 @@ def _worker_count(n: int) -> int:
 
 def _signature_chunk(
     items: Sequence[tuple[str, str | None]], config: GroupingConfig
-) -> list[tuple[int, bytes | None]]:
-    """(number of distinct shingles, signature bytes or None when too few) for each (text, language)."""
+) -> list[tuple[int, bytes | None, int, bool]]:
+    """(number of distinct shingles, signature bytes or None when too few, the text's hash (`text_hash` as an
+    integer), shingled by characters?) for each (text, language)."""
     sets = [np.unique(shingle_sequence(text, lang, config)) for text, lang in items]
     sigs = minhash_signatures(sets, config)
-    return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None) for sh, m in zip(sets, sigs)]
+    return [(len(sh), signature_bytes(m) if len(sh) >= config.min_shingles else None, _text_hash(text),
+             uses_char_shingles(lang, text)) for (text, lang), sh, m in zip(items, sets, sigs)]
 
 
 def _shingle_set_chunk(items: Sequence[tuple[str, str | None]], config: GroupingConfig) -> list[ShingleBlock]:
@@ -247,13 +284,18 @@ def _sign(items: Sequence[tuple[ArticleRecord, str | None]], config: GroupingCon
     chunks = ([(r.text or r.title or "", language) for r, language in items[start:start + _CHUNK]]
               for start in range(0, len(items), _CHUNK))
     computed = _iter_chunks(_signature_chunk, chunks, workers if len(items) > _CHUNK else 0, config)
-    return [StoredSignature(fingerprint, text_hash(r), size, data) for (r, _l), (size, data) in zip(items, computed)]
+    return [StoredSignature(fingerprint, f"{h:016x}", size, data) for size, data, h, _chars in computed]
 
 
 def text_hash(record: ArticleRecord) -> str:
+    return f"{_text_hash(record.text or record.title or ''):016x}"
+
+
+def _text_hash(text: str) -> int:
+    """xxh64 of the text's UTF-8 (`text_hash` in hex)."""
     import xxhash
 
-    return xxhash.xxh64_hexdigest((record.text or record.title or "").encode("utf-8"))
+    return xxhash.xxh64_intdigest(text.encode("utf-8"))
 
 
 def _sort_key(r: ArticleRecord) -> tuple[int, str, str]:
@@ -304,30 +346,43 @@ def group(
     matrix = np.zeros((n, config.num_perm), dtype=np.uint32)
     signed = np.zeros(n, dtype=bool)
     todo: list[int] = []
-    hashes = [text_hash(r) for r in records]
+    # A text's hash (for `StoredSignature`, and the shared index's keys) and whether it is shingled by characters
+    # are computed where the text is read: here for a stored signature's article, else in the worker that signs
+    # it (reading and hashing a million texts here held the workers back).
+    hashes = np.zeros(n, dtype=np.uint64)
+    chars = [False] * n
     width = 4 * config.num_perm
     for i, r in enumerate(records):
         stored = signatures.get(r.id)
-        if (stored and stored.fingerprint == fingerprint and stored.text_hash == hashes[i]
-                and (stored.data is None or len(stored.data) == width)):
-            if stored.data is not None:
-                matrix[i] = np.frombuffer(stored.data, dtype=np.uint32)
-                signed[i] = True
-        else:
-            todo.append(i)
-    new_signatures: dict[str, StoredSignature] = {}
-
-    computed = _sign([(records[i], languages[records[i].id][0]) for i in todo], config, workers)
-    for i, sig in zip(todo, computed):
-        if sig.data is not None:
-            matrix[i] = np.frombuffer(sig.data, dtype=np.uint32)
+        if stored and stored.fingerprint == fingerprint and (stored.data is None or len(stored.data) == width):
+            text = r.text or r.title or ""
+            h = _text_hash(text)
+            if stored.text_hash == f"{h:016x}":
+                hashes[i], chars[i] = h, uses_char_shingles(languages[r.id][0], text)
+                if stored.data is not None:
+                    matrix[i] = np.frombuffer(stored.data, dtype=np.uint32)
+                    signed[i] = True
+                continue
+        todo.append(i)
+    # Signed in the workers as the texts are read; each signature goes straight into the matrix (no object per
+    # article: `NewSignatures` reads them from there at the end).
+    texts = ([(records[i].text or records[i].title or "", languages[records[i].id][0])
+              for i in todo[start:start + _CHUNK]] for start in range(0, len(todo), _CHUNK))
+    sizes = np.zeros(len(todo), dtype=np.int64)
+    signing = _iter_chunks(_signature_chunk, texts, workers if len(todo) > _CHUNK else 0, config)
+    for k, (i, (size, data, h, c)) in enumerate(zip(todo, signing)):
+        sizes[k], hashes[i], chars[i] = size, h, c
+        if data is not None:
+            matrix[i] = np.frombuffer(data, dtype=np.uint32)
             signed[i] = True
-        new_signatures[records[i].id] = sig
-    del computed
+    rows = np.array(todo, dtype=np.int64)
+    new_signatures = NewSignatures([records[i].id for i in todo], fingerprint, matrix, rows, signed[rows], sizes,
+                                   hashes[rows])
+    del texts, signing
     say(f"near-duplicates ({len(todo)} signatures computed, {n - len(todo)} reused)")
-    # Character or word shingles: a fact of each document, decided once (pairs ask for it again and again).
-    chars = [uses_char_shingles(languages[r.id][0], r.text or r.title or "") for r in records]
-    keys = [f"{r.id}|{h}" for r, h in zip(records, hashes)] if lsh_index is not None else None
+    del todo
+    keys = [f"{r.id}|{h:016x}" for r, h in zip(records, hashes.tolist())] if lsh_index is not None else None
+    del hashes
 
     def sets_of(idx: list[int]) -> Iterator[ShingleBlock]:
         """Shingles of the documents with candidates, computed in the workers when there are any."""
@@ -341,7 +396,7 @@ def group(
 
     pairs = near_duplicate_pairs(matrix, signed, None, config, chars.__getitem__, lsh_index, keys,
                                  sets_of, map_chunks)
-    del matrix
+    del matrix, signed, chars, keys  # (the new signatures' rows stay in `new_signatures`)
     must_idx, cannot_idx = (constraints or Constraints()).index_pairs({r.id: i for i, r in enumerate(records)})
     stories = [sorted(s) for s in story_clusters(n, pairs, cannot_idx)]  # indices sorted = seed (earliest) first
     stories.sort(key=lambda s: s[0])
@@ -359,6 +414,8 @@ def group(
             rank = (y < x, p.jaccard)
             if x not in best_pair or rank > best_pair[x][0]:
                 best_pair[x] = (rank, y, p)
+    near_duplicate_links = len(pairs)
+    del pairs  # (the best ones stay in `best_pair`)
 
     say(f"profiles of {len(stories)} stories (events)")
     def item_of(si: int) -> tuple[int, list[str], str | None, date | None]:
@@ -377,6 +434,8 @@ def group(
     table = ProfileTable.build(blocks, BRIDGED if bridge else frozenset())
     forget_run(run)
     del chunks, blocks
+    # The term strings (read only by the evidence of the links kept) in a compact table instead of a dict.
+    table.strings = StringTable(table.strings)  # type: ignore[assignment]
     say("pairs of stories scored (events)")
     scores = score_story_pairs(table, config, _worker_count(len(stories)))
     say(f"clustering {len(scores.links)} links (events)")
@@ -398,6 +457,7 @@ def group(
         evidence = link_evidence(lk, scores)
         adjacency.setdefault(lk.a, []).append((lk.b, lk.method, lk.score, evidence))
         adjacency.setdefault(lk.b, []).append((lk.a, lk.method, lk.score, evidence))
+    del scores, table  # the vectors and profiles (gigabytes at a million stories) are not read after the evidence
     for e in events_idx:
         frontier, seen = [e[0]], {e[0]}
         while frontier:
@@ -445,5 +505,5 @@ def group(
             status = "updated"
         events.append(Event(event_id, status, event_stories, tuple(members)))
 
-    return GroupingResult(events, languages, new_signatures, len(pairs), len(used_links), lsh_index,
+    return GroupingResult(events, languages, new_signatures, near_duplicate_links, len(used_links), lsh_index,
                           lsh_index.inserted if lsh_index is not None else 0)

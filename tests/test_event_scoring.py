@@ -324,3 +324,52 @@ def test_all_posting_lists_at_once_give_the_pairs_of_each_list() -> None:
         got = [(int(a), int(b)) for i, j in parts for a, b in zip(i, j)]
         assert len(got) == len(set(got)) and set(got) == expected
         assert len(parts) > 60 // chunk
+
+
+def test_the_term_strings_table_reads_as_the_dict() -> None:
+    """`StringTable` (the evidence's hash -> string map in arrays) gives every string the dict gives, and
+    `#<hex>` or the default for a hash it does not hold."""
+    import numpy as np
+
+    from dedupe.events import StringTable
+
+    rng = np.random.default_rng(3)
+    words = ["fire", "火灾", "n:2,000", "Zürich", "", "ne:Hong Kong", "😀"]
+    strings = {int(h): f"{words[k % len(words)]}{k}" for k, h in
+               enumerate(rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True))}
+    table = StringTable(strings)
+    keys = list(strings)
+    assert [table.get(h) for h in keys] == list(strings.values())
+    assert table.many(np.array(keys[::-1], dtype=np.uint64)) == [strings[h] for h in keys[::-1]]
+    absent = next(h for h in range(10) if h not in strings)
+    assert table.get(absent) is None and table.get(absent, "x") == "x"
+    assert table.many(np.array([absent, keys[0]], dtype=np.uint64)) == [f"#{absent:x}", strings[keys[0]]]
+    assert StringTable({}).many(np.array([7], dtype=np.uint64)) == ["#7"]
+
+
+def test_pair_cosines_in_workers_leave_no_shared_memory_and_keep_the_vectors(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With worker processes the vectors are read from shared memory: the same links and evidence as in one
+    process, the blocks' names gone once the pairs are scored, and the vectors still readable after that."""
+    import os
+
+    from dedupe import events
+    from dedupe.events import link_evidence, profile_table, score_story_pairs
+
+    records = [SMALL, BIG, BIG_REWRITE]
+    profiles = [story_profile(i, [r.title or "", r.text or ""], r.language, r.published_date)
+                for i, r in enumerate(records)]
+    config = GroupingConfig()
+    alone = score_story_pairs(profile_table(profiles), config)
+    names: list[str] = []
+    mapped = events._mapped
+
+    def recording(name: str, a):  # type: ignore[no-untyped-def]
+        names.append(name)
+        return mapped(name, a)
+
+    monkeypatch.setattr(events, "_mapped", recording)
+    shared = score_story_pairs(profile_table(profiles), config, workers=2)
+    assert names, "the workers' path was not taken"
+    assert not any(os.path.exists(f"/dev/shm/{name}") for name in names)
+    assert list(shared.links) == list(alone.links) and len(alone.links) > 0
+    assert [link_evidence(lk, shared) for lk in shared.links] == [link_evidence(lk, alone) for lk in alone.links]
