@@ -152,32 +152,68 @@ def forget_run(run: str) -> None:
 
 
 class Vocabulary:
-    """Dense column ids for 64-bit hashes, given in order of first appearance."""
+    """Dense column ids for 64-bit hashes, given in order of first appearance (a block's new hashes in hash
+    order).
+
+    Two sorted levels: the settled one, and the recent one that takes each block's new hashes and is merged
+    into the settled one once it holds `RECENT` of them. Inserting into one sorted array of the whole
+    vocabulary (tens of millions of hashes at a million stories) copied all of it for every block; the recent
+    level is small, and the settled one is rewritten once per `RECENT` new hashes. A block's hashes are looked
+    up once per distinct hash, in sorted order (numpy's binary search narrows each search with the last one)."""
+
+    RECENT = 1 << 20
 
     def __init__(self) -> None:
         self.sorted = np.zeros(0, dtype=np.uint64)
         self.ids = np.zeros(0, dtype=np.int32)
+        self.recent = np.zeros(0, dtype=np.uint64)
+        self.recent_ids = np.zeros(0, dtype=np.int32)
         self.size = 0
+
+    @staticmethod
+    def _lookup(keys: np.ndarray, ids: np.ndarray, wanted: np.ndarray, out: np.ndarray,
+                todo: np.ndarray) -> np.ndarray:
+        """Fill out[todo] with the ids of wanted[todo] found in `keys`; return the indices still not found."""
+        if not len(keys) or not len(todo):
+            return todo
+        w = wanted[todo]
+        pos = np.minimum(np.searchsorted(keys, w), len(keys) - 1)
+        hit = keys[pos] == w
+        out[todo[hit]] = ids[pos[hit]]
+        return todo[~hit]
 
     def columns(self, hashes: np.ndarray) -> np.ndarray:
         if not len(hashes):
             return np.zeros(0, dtype=np.int32)
-        pos = np.searchsorted(self.sorted, hashes)
-        found = pos < len(self.sorted)
-        found[found] = self.sorted[pos[found]] == hashes[found]
-        if not found.all():
-            new = np.unique(hashes[~found])
-            at = np.searchsorted(self.sorted, new)
-            self.sorted = np.insert(self.sorted, at, new)
-            self.ids = np.insert(self.ids, at, np.arange(self.size, self.size + len(new), dtype=np.int32))
+        unique, inverse = np.unique(hashes, return_inverse=True)
+        ids = np.empty(len(unique), dtype=np.int32)
+        todo = np.arange(len(unique))
+        todo = self._lookup(self.sorted, self.ids, unique, ids, todo)
+        todo = self._lookup(self.recent, self.recent_ids, unique, ids, todo)
+        if len(todo):  # new hashes, in hash order (unique is sorted)
+            new = unique[todo]
+            new_ids = np.arange(self.size, self.size + len(new), dtype=np.int32)
+            ids[todo] = new_ids
             self.size += len(new)
-            pos = np.searchsorted(self.sorted, hashes)
-        return self.ids[pos]
+            at = np.searchsorted(self.recent, new)
+            self.recent = np.insert(self.recent, at, new)
+            self.recent_ids = np.insert(self.recent_ids, at, new_ids)
+            if len(self.recent) >= self.RECENT:
+                self._settle()
+        return ids[inverse.reshape(-1)]
+
+    def _settle(self) -> None:
+        at = np.searchsorted(self.sorted, self.recent)
+        self.sorted = np.insert(self.sorted, at, self.recent)
+        self.ids = np.insert(self.ids, at, self.recent_ids)
+        self.recent = np.zeros(0, dtype=np.uint64)
+        self.recent_ids = np.zeros(0, dtype=np.int32)
 
     def hashes(self) -> np.ndarray:
         """Column id -> hash."""
         out = np.zeros(self.size, dtype=np.uint64)
         out[self.ids] = self.sorted
+        out[self.recent_ids] = self.recent
         return out
 
 
