@@ -136,7 +136,7 @@ def terms(text: str, language: str | None = None) -> Counter[str]:
         term = get(word, _UNSEEN)
         if term is _UNSEEN:
             term = _word_term(term_of, stem_word, word)
-        if term is not None:
+        if isinstance(term, str):  # (None: not a term)
             out[term] = known(term, 0) + count
     for name, count in names(text).items():
         out[name] += NAME_WEIGHT * count

@@ -164,10 +164,10 @@ class Vocabulary:
     RECENT = 1 << 20
 
     def __init__(self) -> None:
-        self.sorted = np.zeros(0, dtype=np.uint64)
-        self.ids = np.zeros(0, dtype=np.int32)
-        self.recent = np.zeros(0, dtype=np.uint64)
-        self.recent_ids = np.zeros(0, dtype=np.int32)
+        self.sorted: np.ndarray = np.zeros(0, dtype=np.uint64)
+        self.ids: np.ndarray = np.zeros(0, dtype=np.int32)
+        self.recent: np.ndarray = np.zeros(0, dtype=np.uint64)
+        self.recent_ids: np.ndarray = np.zeros(0, dtype=np.int32)
         self.size = 0
 
     @staticmethod
