@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -133,21 +134,21 @@ class _Segmenter:
     def _cut_block(self, sentence: str, out: list[str]) -> None:
         """jieba's `__cut_DAG` on one block of Han characters, letters and digits."""
         end = self._route(sentence)
+        self._join_singles(_words_on(sentence, end), out, _one_character)
+
+    def _join_singles(self, words: Iterable[str], out: list[str], single: Callable[[str], bool]) -> None:
+        """The words of the best path to `out`, each run of `single` ones (characters the search left alone)
+        through `_flush` (jieba's handling of such a run) as one string."""
         freq = self.freq
-        x = 0
         buf = ""
-        n = len(sentence)
-        while x < n:
-            y = end[x] + 1
-            word = sentence[x:y]
-            if y - x == 1:
+        for word in words:
+            if single(word):
                 buf += word
             else:
                 if buf:
                     self._flush(buf, out, freq)
                     buf = ""
                 out.append(word)
-            x = y
         if buf:
             self._flush(buf, out, freq)
 
@@ -175,6 +176,25 @@ class _Segmenter:
                     else:
                         out.extend(x)
         return out
+
+
+def _words_on(sentence: str, end: list[int]) -> Iterator[str]:
+    """The words of `sentence` along a path (`end[x]`: where the word starting at x ends)."""
+    x, n = 0, len(sentence)
+    while x < n:
+        y = end[x] + 1
+        yield sentence[x:y]
+        x = y
+
+
+def _one_character(word: str) -> bool:
+    return len(word) == 1
+
+
+def _single_or_joined(word: str) -> bool:
+    """jieba-rs's single characters: one character, or single ASCII letters and digits it gives back joined (no
+    word of jieba's dictionary is letters and digits only)."""
+    return len(word) == 1 or (word.isascii() and word.isalnum())
 
 
 _PURE_HAN = re.compile("[\u4e00-\u9fd5]+")  # jieba's Han characters (`finalseg.re_han`), nothing else
@@ -231,18 +251,7 @@ class _CompiledSegmenter(_Segmenter):
         if self.pure_han(sentence):
             out.extend(self.cut_words(sentence, True))
             return
-        freq = self.freq
-        buf = ""
-        for word in self.cut_words(sentence, False):
-            if len(word) == 1 or (word.isascii() and word.isalnum()):  # one character, or single ones joined
-                buf += word
-            else:
-                if buf:
-                    self._flush(buf, out, freq)
-                    buf = ""
-                out.append(word)
-        if buf:
-            self._flush(buf, out, freq)
+        self._join_singles(self.cut_words(sentence, False), out, _single_or_joined)
 
     def _flush(self, buf: str, out: list[str], freq: dict[str, int]) -> None:
         if len(buf) == 1:
