@@ -850,56 +850,6 @@ def _dated_pairs(keys: np.ndarray, stories: np.ndarray, days: np.ndarray, window
     return np.minimum(a, b), np.maximum(a, b)
 
 
-class StringTable:
-    """hash -> term or number string, as a sorted array of hashes and one UTF-8 buffer: what a `ProfileTable`'s
-    `strings` dict holds, in a fraction of the memory (a dict of Python ints and strs takes about 150 bytes an
-    entry: hundreds of MB for a million stories' vocabulary, held from the pair stage to the evidence).
-    Read as the dict is (`get`, and `ProfileTable.string`'s `#<hex>` for a hash not held)."""
-
-    def __init__(self, strings: dict[int, str]) -> None:
-        hashes = np.fromiter(strings.keys(), dtype=np.uint64, count=len(strings))
-        encoded = [s.encode("utf-8") for s in strings.values()]
-        ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
-        self.buffer = b"".join(encoded)
-        del encoded
-        order = np.argsort(hashes)
-        self.hashes = hashes[order]
-        self.starts = np.concatenate(([0], ends[:-1]))[order].astype(np.int64)
-        self.ends = ends[order]
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def _find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not len(self.hashes):
-            return np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=bool)
-        pos = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-        return pos, self.hashes[pos] == hashes
-
-    def get(self, h: int, default: str | None = None) -> str | None:
-        pos, found = self._find(np.array([h], dtype=np.uint64))
-        if not found[0]:
-            return default
-        return self.buffer[self.starts[pos[0]]:self.ends[pos[0]]].decode("utf-8")
-
-    def many(self, hashes: np.ndarray) -> list[str]:
-        """The string of each hash (`#<hex>` for one not held, as `ProfileTable.string` gives it)."""
-        hashes = np.asarray(hashes, dtype=np.uint64)
-        pos, found = self._find(hashes)
-        buf = self.buffer
-        if not len(self.hashes):
-            return [f"#{h:x}" for h in hashes.tolist()]
-        return [buf[a:b].decode("utf-8") if ok else f"#{h:x}" for h, ok, a, b in
-                zip(hashes.tolist(), found.tolist(), self.starts[pos].tolist(), self.ends[pos].tolist())]
-
-
-def _strings(t: ProfileTable, hashes: np.ndarray) -> list[str]:
-    """`t.string(h)` of each hash."""
-    if isinstance(t.strings, StringTable):
-        return t.strings.many(hashes)
-    return [t.string(h) for h in hashes.tolist()]
-
-
 def _shared_terms(v: Vectors, t: ProfileTable, i: int, j: int) -> list[tuple[str, float]]:
     """The terms stories i and j share in `v`, as strings, each with the product of its two weights (the
     weights as Python floats, as a story's {term: weight} would give them)."""
@@ -908,7 +858,7 @@ def _shared_terms(v: Vectors, t: ProfileTable, i: int, j: int) -> list[tuple[str
     lj, hj = m.indptr[j], m.indptr[j + 1]
     common, pi, pj = np.intersect1d(m.indices[li:hi], m.indices[lj:hj], assume_unique=True, return_indices=True)
     return [(x, wi * wj) for x, wi, wj in
-            zip(_strings(t, t.vocab_hashes[common]), m.data[li:hi][pi].tolist(), m.data[lj:hj][pj].tolist())]
+            zip(t.strings.many(t.vocab_hashes[common]), m.data[li:hi][pi].tolist(), m.data[lj:hj][pj].tolist())]
 
 
 def _heaviest(shared: Iterable[tuple[str, float]], k: int = 5) -> list[str]:
@@ -918,7 +868,7 @@ def _heaviest(shared: Iterable[tuple[str, float]], k: int = 5) -> list[str]:
 
 def _numbers_of(t: ProfileTable, i: int) -> set[str]:
     cols = t.anchors.indices[t.anchors.indptr[i]:t.anchors.indptr[i + 1]]
-    return set(_strings(t, t.anchor_hashes[cols]))
+    return set(t.strings.many(t.anchor_hashes[cols]))
 
 
 def link_evidence(link: EventLink, scores: PairScores) -> tuple[str, ...]:

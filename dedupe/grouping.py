@@ -15,7 +15,6 @@ from dedupe.config import GroupingConfig
 from dedupe.constraints import Constraints, lift
 from dedupe.events import (
     BRIDGED,
-    StringTable,
     event_clusters,
     language_family,
     link_evidence,
@@ -434,8 +433,6 @@ def group(
     table = ProfileTable.build(blocks, BRIDGED if bridge else frozenset())
     forget_run(run)
     del chunks, blocks
-    # The term strings (read only by the evidence of the links kept) in a compact table instead of a dict.
-    table.strings = StringTable(table.strings)  # type: ignore[assignment]
     say("pairs of stories scored (events)")
     scores = score_story_pairs(table, config, _worker_count(len(stories)))
     say(f"clustering {len(scores.links)} links (events)")

@@ -331,7 +331,7 @@ def test_the_term_strings_table_reads_as_the_dict() -> None:
     `#<hex>` or the default for a hash it does not hold."""
     import numpy as np
 
-    from dedupe.events import StringTable
+    from dedupe.profiles import StringTable
 
     rng = np.random.default_rng(3)
     words = ["fire", "火灾", "n:2,000", "Zürich", "", "ne:Hong Kong", "😀"]
