@@ -109,7 +109,9 @@ class StorePipeline:
     Writes are grouped when pages come fast: a page that arrives at least `NEWSDEDUPE_STORE_BATCH_SECONDS`
     after the last commit is committed at once (a polite crawl commits page by page, as before); the pages
     that arrive sooner wait until that interval has passed (or until `NEWSDEDUPE_STORE_BATCH` of them wait) and
-    are committed together, in one transaction instead of one each. An item is passed on (counted as stored,
+    are committed together, in one transaction instead of one each; they are committed at once when nothing else
+    can join them (nothing is being downloaded and every page in progress waits in the batch: the last pages
+    of a crawl, or of a burst). An item is passed on (counted as stored,
     its drop reported) only after the transaction holding it has committed, so nothing acknowledged is ever
     lost: a crawl killed before the commit has acknowledged none of the batch, and their URLs, still not done
     in the store, are fetched again by the next run. A batch that fails is written again item by item, so one
@@ -118,6 +120,7 @@ class StorePipeline:
     def __init__(self, db_path: str, crawler: Crawler | None, batch: int = 1, batch_seconds: float = 0.0,
                  clock: Any = None) -> None:
         self.db_path = db_path
+        self.crawler = crawler
         self.stats = crawler.stats if crawler is not None else None
         self.store: Store | None = None
         self.batch = max(1, batch)
@@ -155,12 +158,22 @@ class StorePipeline:
             return self._finish(item, self._write([item])[0])
         d: Deferred[Any] = Deferred()
         self._pending.append((item, d))
-        if len(self._pending) >= self.batch:
+        if len(self._pending) >= self.batch or self._nothing_else_coming():
             self.flush()
         elif self._timer is None:
             wait = max(0.0, self._last_commit + self.batch_seconds - now)
             self._timer = self._reactor().callLater(wait, self.flush)
         return await _awaitable(d)
+
+    def _nothing_else_coming(self) -> bool:
+        """Nothing is being downloaded and every response in progress waits in this batch: no page can join
+        it before another download has finished and been extracted, so waiting out the interval only delays
+        these (at the end of a crawl, its last pages)."""
+        engine = getattr(self.crawler, "engine", None)
+        slot = getattr(getattr(engine, "scraper", None), "slot", None)
+        if engine is None or slot is None:
+            return False
+        return not engine.downloader.active and len(slot.active) <= len(self._pending)
 
     def _reactor(self) -> Any:
         if self._clock is None:

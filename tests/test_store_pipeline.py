@@ -231,3 +231,42 @@ def test_a_loop_left_running_by_another_library_does_not_confuse_twisteds_runner
         asyncio._set_running_loop(leftover)
         loop.close()
     assert isinstance(seen.done[0], ArticleItem) and isinstance(seen.done[1], ArticleItem)
+
+
+class Engine:
+    """What the pipeline reads of Scrapy's engine: the requests being downloaded and the responses in progress."""
+
+    def __init__(self) -> None:
+        self.downloader = type("Downloader", (), {"active": set()})()
+        self.scraper = type("Scraper", (), {"slot": type("Slot", (), {"active": set()})()})()
+
+
+def test_a_batch_commits_at_once_when_nothing_else_can_join_it(db: str) -> None:
+    """The last pages of a crawl (nothing downloading, every response in progress waiting in the batch) are
+    committed without waiting out the interval; while downloads go on, a page still waits for company."""
+    crawler = FakeCrawler()
+    engine = Engine()
+    crawler.engine = engine  # type: ignore[attr-defined]
+    clock = Clock()
+    p = StorePipeline(db, crawler, batch=8, batch_seconds=0.2, clock=clock)  # type: ignore[arg-type]
+    p.open_spider()
+    try:
+        seen = Outcomes()
+        seen.watch(0, p.process_item(item(0)))  # nothing committed lately: at once
+        engine.downloader.active = {"page 3"}
+        engine.scraper.slot.active = {"page 1", "page 2"}
+        seen.watch(1, p.process_item(item(1)))
+        assert 1 not in seen.done  # a download is going on: it may bring a page for this batch
+        engine.downloader.active = set()
+        engine.scraper.slot.active = {"page 1", "page 2", "page 3"}
+        seen.watch(2, p.process_item(item(2)))
+        assert 2 not in seen.done  # page 3 is still being extracted
+        engine.scraper.slot.active = {"page 1", "page 2", "page 3"}
+        seen.watch(3, p.process_item(item(3)))  # every page in progress waits here: commit now
+        assert set(seen.done) == {0, 1, 2, 3}
+        assert all(isinstance(v, ArticleItem) for v in seen.done.values())
+        assert stored_urls(db) == {item(n).canonical_url for n in range(4)}
+        assert p.commits == 2
+        assert clock.seconds() == 0  # no waiting
+    finally:
+        p.close_spider()
