@@ -10,8 +10,9 @@ same result) in a worker process and gives the reactor something to await.
   and a manager thread per pool, whose pickling, pipe writes and GIL hand-overs cost the reactor about a
   tenth of its time in the crawl benchmark). A worker holds at most two pages (one extracting, one waiting),
   so it never waits for the reactor and a page never waits behind a long queue on a busy worker.
-- The pool starts on the first page (a crawl that fetches nothing starts no process) and is shut down when the
-  spider closes.
+- The spider starts the pool with its first article request, so the workers load their libraries while that
+  page is downloaded (a crawl with nothing to fetch starts no process), or the pool starts on the first page
+  to extract; it is shut down when the spider closes.
 - Workers are spawned (the reactor's process has threads, so no fork) as children of the crawl, and each dies
   with it: `PR_SET_PDEATHSIG` on Linux, a watchdog thread everywhere, and the end of its socket, so a crawl
   killed with SIGKILL leaves no orphan behind (nor one holding its stdout, which would keep a caller waiting).
@@ -34,7 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from crawler.extracted import Extracted, Hints
 
@@ -92,6 +93,18 @@ def _read_exactly(stream: Any, n: int) -> bytes | None:
     return data if data is not None and len(data) == n else None
 
 
+def _exit() -> NoReturn:
+    """End the worker at once: it holds nothing to save (every record was sent whole), and the interpreter's
+    own shutdown (freeing every module lxml, trafilatura and the language profiles loaded) kept the crawl
+    waiting about a tenth of a second when it closed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(0)
+
+
 def _worker_main(sock: socket.socket, parent: int) -> None:
     """A worker's life: read a page, extract it, send the record back; until the crawl closes the socket."""
     _die_with_parent(parent)
@@ -103,12 +116,12 @@ def _worker_main(sock: socket.socket, parent: int) -> None:
     while True:
         head = _read_exactly(incoming, _PAGE_HEAD.size)
         if head is None:
-            return  # the crawl closed the pool (or died)
+            _exit()  # the crawl closed the pool (or died)
         args_size, body_size = _PAGE_HEAD.unpack(head)
         payload = _read_exactly(incoming, args_size)
         body = _read_exactly(incoming, body_size)
         if payload is None or body is None:
-            return
+            _exit()
         job, url, hints, content_type, level = pickle.loads(payload)
         handler = _Collect()
         root.handlers[:] = [handler]
@@ -157,6 +170,7 @@ class _Worker:
 
     def __init__(self, process: Any) -> None:
         self.process = process
+        self.sock: socket.socket | None = None  # the crawl's end, watched through `channel` once attached
         self.channel: _Channel | None = None
         self.inflight: dict[int, _Job] = {}
         self.buffer = bytearray()
@@ -286,8 +300,12 @@ class _Channel:
         self.sock.close()
 
 
+DEFAULT_WORKERS = 2  # NEWSDEDUPE_EXTRACT_WORKERS's default
+
+
 class ExtractionPool:
-    """A lazily started pool of `workers` extraction processes, driven by the reactor."""
+    """A pool of `workers` extraction processes, driven by the reactor: spawned early (`spawn`), or started
+    with the first article request or page."""
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = max(1, workers)
@@ -295,12 +313,11 @@ class ExtractionPool:
         self._queue: deque[_Job] = deque()
         self._ids = itertools.count(1)
         self._closing = False
+        self._attached = False  # the workers' sockets are watched by the reactor (from the first page on)
         self.restarts = 0
 
     # -- workers --
     def _start_worker(self) -> _Worker:
-        from twisted.internet import reactor
-
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             process = _context().Process(target=_worker_main, args=(theirs, os.getpid()), daemon=True,
@@ -310,9 +327,35 @@ class ExtractionPool:
             theirs.close()
         worker = _Worker(process)
         ours.setblocking(False)
-        worker.channel = _Channel(self, worker, ours, reactor)
+        worker.sock = ours
         self._workers.append(worker)
+        if self._attached:
+            self._attach(worker)
         return worker
+
+    def _attach(self, worker: _Worker) -> None:
+        """Let the reactor watch the worker's socket (for its records, and its end when it dies)."""
+        from twisted.internet import reactor
+
+        if worker.channel is None and worker.sock is not None:
+            worker.channel = _Channel(self, worker, worker.sock, reactor)
+
+    def spawn(self) -> None:
+        """Spawn the workers now, before there is a reactor (`crawler.runner` does so before it imports Scrapy:
+        the workers load the extraction libraries on the core the crawl's start-up leaves idle). Their sockets
+        are watched from `start()` or the first page on."""
+        if not self._closing:
+            self._ensure_workers()
+
+    def start(self) -> None:
+        """Start the workers now if they are not running, and watch them from the running reactor (once: the
+        spider calls this with every article request)."""
+        if self._closing or self._attached:
+            return
+        self._attached = True
+        self._ensure_workers()
+        for worker in self._workers:
+            self._attach(worker)
 
     def _ensure_workers(self) -> None:
         while len(self._workers) < self.workers:
@@ -381,7 +424,10 @@ class ExtractionPool:
         awaitable, resolve, fail = _waiter()
         job_id = next(self._ids)
         self._queue.append(_Job(job_id, (job_id, url, hints, content_type, level), bytes(body), url, resolve, fail))
-        self._ensure_workers()
+        if not self._attached:
+            self.start()
+        else:
+            self._ensure_workers()
         self._dispatch()
         return await awaitable  # type: ignore[no-any-return]
 
@@ -395,6 +441,8 @@ class ExtractionPool:
         for worker in workers:
             if worker.channel is not None:
                 worker.channel.shutdown_write()
+            elif worker.sock is not None:  # spawned, never used: its end of the socket tells it to exit
+                worker.sock.close()
         for worker in workers:
             worker.process.join(10.0)
             if worker.process.is_alive():

@@ -2,6 +2,7 @@
 import scrapy.settings.default_settings as scrapy_defaults
 
 from crawler import __version__
+from crawler.extractpool import DEFAULT_WORKERS
 
 BOT_NAME = "newsdedupe"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -109,4 +110,4 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 # The CLI installs its own log handler (quiet unless -v); `scrapy crawl` keeps Scrapy's.
 # Processes that extract pages (trafilatura, language) beside the reactor; 0: extract in the reactor's thread.
-NEWSDEDUPE_EXTRACT_WORKERS = 2
+NEWSDEDUPE_EXTRACT_WORKERS = DEFAULT_WORKERS

@@ -118,3 +118,61 @@ def test_workers_store_the_same_records_as_extraction_in_the_reactor(tmp_path: P
     b = query(in_workers, f"SELECT {columns} FROM articles ORDER BY id")
     assert len(a) == len(MANY_ARTICLES)
     assert a == b
+
+
+def test_pool_spawned_before_the_reactor_extracts_and_an_unused_one_closes(tmp_path: Path) -> None:
+    """`crawler.runner` spawns the workers before Scrapy (and a reactor) exists: they are watched from the first
+    page on and give extract_article's own record; workers spawned for a crawl that fetched nothing exit when
+    the pool closes."""
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html lang='en'><head><title>Harbour ferry timetable changes</title></head><body><article>"
+        "<h1>Harbour ferry timetable changes</h1>"
+        + "".join(f"<p>Paragraph {i}: the harbour authority said the new ferry timetable adds services on weekday "
+                  "mornings, after residents asked for more sailings to the outlying islands.</p>" for i in range(8))
+        + "</article></body></html>", encoding="utf-8")
+    code = """
+import sys, pickle
+from pathlib import Path
+from crawler.extractpool import ExtractionPool
+from crawler.extraction import extract_article
+
+unused = ExtractionPool(2)
+unused.spawn()
+pool = ExtractionPool(2)
+pool.spawn()
+assert "twisted.internet.reactor" not in sys.modules, "spawning needs no reactor"
+unused_processes = [w.process for w in unused._workers]
+unused.close()
+assert [p.exitcode for p in unused_processes] == [0, 0], [p.exitcode for p in unused_processes]
+
+from twisted.internet import asyncioreactor
+asyncioreactor.install()
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+body = Path(sys.argv[1]).read_bytes()
+url = "https://example.test/news/ferry.html"
+got = {}
+
+def done(record):
+    got["record"] = record
+    reactor.stop()
+
+def failed(f):
+    got["error"] = repr(f.value)
+    reactor.stop()
+
+reactor.callWhenRunning(lambda: Deferred.fromCoroutine(pool.extract(body, url, None, "text/html")).addCallbacks(done, failed))
+reactor.run()
+processes = [w.process for w in pool._workers]
+pool.close()
+assert "error" not in got, got
+assert got["record"] == extract_article(body, url, None, "text/html")
+assert all(p.exitcode == 0 for p in processes), [p.exitcode for p in processes]
+print("ok", got["record"].status, got["record"].title)
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(page)], cwd=REPO, capture_output=True, text=True, check=False,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "ok ok Harbour ferry timetable changes"

@@ -34,7 +34,7 @@ from crawler.discovery import (
 )
 from crawler.encoding import binary_kind
 from crawler.extracted import Extracted, Hints
-from crawler.extractpool import ExtractionFailed, ExtractionPool
+from crawler.extractpool import DEFAULT_WORKERS, ExtractionFailed, ExtractionPool
 from crawler.items import ArticleItem
 from crawler.middlewares import RefusedAddress, refused_at_connection
 from crawler.outlets import Outlet, load_outlets
@@ -100,6 +100,7 @@ class OutletsSpider(scrapy.Spider):
         base_url: str | None = None,
         topic: str | None = None,
         topics: str | None = "topics.toml",
+        extraction_pool: ExtractionPool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -135,8 +136,9 @@ class OutletsSpider(scrapy.Spider):
         self._topic_decided: set[str] = set()
         self.scheduled: Counter[str] = Counter()
         self.store: Store | None = None
-        self.pool: ExtractionPool | None = None  # started on the first page to extract
-        self.extract_workers = 2
+        # Started with the first article request (start_pool), or spawned already by `crawler.runner`.
+        self.pool: ExtractionPool | None = extraction_pool
+        self.extract_workers = DEFAULT_WORKERS
         self.gc_thresholds: tuple[int, ...] | None = None  # the process's own, restored when the spider closes
         self._discovery_seen: set[tuple[str, str]] = set()
         # Bytes received per download attempt (count_bytes), forgotten with the request.
@@ -152,7 +154,7 @@ class OutletsSpider(scrapy.Spider):
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider.count_bytes, signal=scrapy.signals.bytes_received)
         spider.shared_frontier = bool(crawler.settings.get("NEWSDEDUPE_FRONTIER"))
-        spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", 2)
+        spider.extract_workers = crawler.settings.getint("NEWSDEDUPE_EXTRACT_WORKERS", DEFAULT_WORKERS)
         quiet_scrapy_logger(crawler.settings.get("LOG_LEVEL"))
         spider.gc_thresholds = gc.get_threshold()
         gc.set_threshold(*CRAWL_GC_THRESHOLDS)
@@ -173,11 +175,21 @@ class OutletsSpider(scrapy.Spider):
         if self.store:
             self.store.close()
 
+    def start_pool(self) -> None:
+        """Start the extraction workers (NEWSDEDUPE_EXTRACT_WORKERS; none when 0) if they are not running yet.
+        Called when the first article request is made, so the workers load their libraries (about 0.3 s of CPU
+        each) while that page is downloaded and the rest of discovery goes on, not after the page has arrived;
+        a crawl with nothing new to fetch starts none. (`newsdedupe crawl` spawns them even earlier, before
+        Scrapy is imported: `crawler.runner`.)"""
+        if self.pool is None and self.extract_workers > 0:
+            self.pool = ExtractionPool(self.extract_workers)
+        if self.pool is not None:
+            self.pool.start()
+
     async def extract(self, body: bytes, url: str, hints: Hints | None, content_type: str | None) -> Extracted:
         """`extract_article` in the pool of worker processes (NEWSDEDUPE_EXTRACT_WORKERS, default 2), or in
         this process when that setting is 0; ExtractionFailed when it raised."""
-        if self.pool is None and self.extract_workers > 0:
-            self.pool = ExtractionPool(self.extract_workers)
+        self.start_pool()
         if self.pool is not None:
             return await self.pool.extract(body, url, hints, content_type)
         from crawler.extraction import extract_article  # only here: the workers import it, not the reactor
@@ -532,6 +544,7 @@ class OutletsSpider(scrapy.Spider):
             title=d.title, published=d.published, language=d.language, keywords=d.keywords,
             outlet_languages=outlet.languages if outlet else (),
         )
+        self.start_pool()
         # No dont_filter: the same canonical URL found twice in one run is fetched once. Redirects are
         # followed here, not by Scrapy, so the old URL's state is recorded and its target deduplicated.
         return scrapy.Request(
