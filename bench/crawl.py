@@ -26,6 +26,7 @@ measured minutes apart at most) and their median, which is the figure to quote.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -359,6 +360,7 @@ def _crawl_child(outlets_file: str, db: str, base_url: str, report: str, workers
     result["cpu_main"] = own.ru_utime + own.ru_stime
     result["cpu_workers"] = kids.ru_utime + kids.ru_stime
     Path(report).write_text(json.dumps(result), encoding="utf-8")
+    gc.freeze()  # and exit as the `newsdedupe` command does (crawler.cli.entry)
 
 
 def tree_rss(proc: Any) -> tuple[int, int]:

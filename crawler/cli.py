@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -613,5 +614,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+def entry() -> None:
+    """The `newsdedupe` command: `main`, then the process's exit without the interpreter's last garbage
+    collection over everything still alive (a tenth of a second after a 5,000-page crawl, more after grouping a
+    large archive: every object was about to be freed with the process anyway). Only for the command's own
+    process: `main` called from other code leaves the collector alone."""
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()
