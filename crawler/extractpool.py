@@ -10,9 +10,10 @@ same result) in a worker process and gives the reactor something to await.
   and a manager thread per pool, whose pickling, pipe writes and GIL hand-overs cost the reactor about a
   tenth of its time in the crawl benchmark). A worker holds at most three pages (one extracting, two waiting),
   so it does not wait for the reactor and a page never waits behind a long queue on a busy worker.
-- The spider starts the pool with its first article request, so the workers load their libraries while that
-  page is downloaded (a crawl with nothing to fetch starts no process), or the pool starts on the first page
-  to extract; it is shut down when the spider closes.
+- `newsdedupe crawl` spawns the workers before it imports Scrapy (`crawler.runner`: they load their libraries on
+  the core its start-up leaves idle) and the reactor watches them from the first article request on; a spider
+  run otherwise (`scrapy crawl outlets`) starts its pool with its first article request (a crawl with nothing
+  to fetch starts no process), or on the first page to extract. The pool is shut down when the spider closes.
 - Workers are spawned (the reactor's process has threads, so no fork) as children of the crawl, and each dies
   with it: `PR_SET_PDEATHSIG` on Linux, a watchdog thread everywhere, and the end of its socket, so a crawl
   killed with SIGKILL leaves no orphan behind (nor one holding its stdout, which would keep a caller waiting).
@@ -46,7 +47,7 @@ _PAGE_HEAD = struct.Struct("!II")  # to a worker: the length of the pickled argu
 # Pages handed to one worker at a time: one being extracted, two ready for when it is done. With one ready page
 # a worker that finished it waited whenever the reactor's process had not been scheduled within one page's
 # extraction (three busy processes on two cores): the crawl benchmark's cores stood idle 0.5 core-seconds in the
-# middle of a 5,000-page crawl, 0.02-0.12 with two.
+# middle of a 5,000-page crawl, 0.02-0.12 with two pages waiting per worker.
 _PER_WORKER = 3
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _RECV_SIZE = 1 << 18  # bytes read from a worker's socket at once
