@@ -172,3 +172,40 @@ def test_now_iso_is_the_current_second() -> None:
     after = datetime.now(timezone.utc).replace(microsecond=0)
     assert value.endswith("+00:00") and "." not in value
     assert before <= datetime.fromisoformat(value) <= after
+
+
+def test_a_sources_entries_are_committed_and_sent_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """A large sitemap does not hold the reactor until all its entries are considered: each chunk's URL states
+    are committed (visible to another connection) before its requests go out, and the next chunk is considered
+    only when they have been taken."""
+    from types import SimpleNamespace
+
+    from crawler.discovery import Discovered
+    from crawler.spiders.outlets import DISCOVERY_CHUNK, OutletsSpider
+    from crawler.storage import open_store
+
+    db = tmp_path / "store.sqlite3"
+    spider = OutletsSpider(outlets="")
+    spider.crawler = SimpleNamespace(stats=None)  # type: ignore[assignment]
+    spider.extract_workers = 0  # no worker processes for this
+    spider.store = open_store(str(db))
+    n = 2 * DISCOVERY_CHUNK + 5
+    entries = [Discovered(url=f"https://x.example/news/story-{i}.html", via="sitemap") for i in range(n)]
+
+    def recorded() -> int:
+        conn = sqlite3.connect(db)
+        try:
+            return int(conn.execute("SELECT count(*) FROM urls").fetchone()[0])
+        finally:
+            conn.close()
+
+    try:
+        requests = spider.consider_all(entries, None)
+        first = next(requests)
+        assert first.url == entries[0].url
+        assert recorded() == DISCOVERY_CHUNK  # the first chunk committed, the rest not considered yet
+        rest = list(requests)
+        assert [r.url for r in [first, *rest]] == [d.url for d in entries]
+        assert recorded() == n
+    finally:
+        spider.store.close()
