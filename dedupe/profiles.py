@@ -151,6 +151,15 @@ def forget_run(run: str) -> None:
     _Strings.forget(run)
 
 
+def find_sorted(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `wanted`: its position in the sorted `keys` and whether it is there (positions of the absent
+    ones are any valid index, 0 when `keys` is empty)."""
+    if not len(keys):
+        return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return pos, keys[pos] == wanted
+
+
 class Vocabulary:
     """Dense column ids for 64-bit hashes, given in order of first appearance (a block's new hashes in hash
     order).
@@ -174,11 +183,9 @@ class Vocabulary:
     def _lookup(keys: np.ndarray, ids: np.ndarray, wanted: np.ndarray, out: np.ndarray,
                 todo: np.ndarray) -> np.ndarray:
         """Fill out[todo] with the ids of wanted[todo] found in `keys`; return the indices still not found."""
-        if not len(keys) or not len(todo):
+        if not len(todo):
             return todo
-        w = wanted[todo]
-        pos = np.minimum(np.searchsorted(keys, w), len(keys) - 1)
-        hit = keys[pos] == w
+        pos, hit = find_sorted(keys, wanted[todo])
         out[todo[hit]] = ids[pos[hit]]
         return todo[~hit]
 
@@ -253,14 +260,8 @@ class StringTable:
     def __len__(self) -> int:
         return len(self.hashes)
 
-    def _find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not len(self.hashes):
-            return np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=bool)
-        pos = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-        return pos, self.hashes[pos] == hashes
-
     def get(self, h: int, default: str | None = None) -> str | None:
-        pos, found = self._find(np.array([h], dtype=np.uint64))
+        pos, found = find_sorted(self.hashes, np.array([h], dtype=np.uint64))
         if not found[0]:
             return default
         return self.buffer[self.starts[pos[0]]:self.ends[pos[0]]].decode("utf-8")
@@ -270,7 +271,7 @@ class StringTable:
         hashes = np.asarray(hashes, dtype=np.uint64)
         if not len(self.hashes):
             return [f"#{h:x}" for h in hashes.tolist()]
-        pos, found = self._find(hashes)
+        pos, found = find_sorted(self.hashes, hashes)
         buf = self.buffer
         return [buf[a:b].decode("utf-8") if ok else f"#{h:x}" for h, ok, a, b in
                 zip(hashes.tolist(), found.tolist(), self.starts[pos].tolist(), self.ends[pos].tolist())]
