@@ -51,6 +51,7 @@ _PAGE_HEAD = struct.Struct("!II")  # to a worker: the length of the pickled argu
 _PER_WORKER = 3
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _RECV_SIZE = 1 << 18  # bytes read from a worker's socket at once
+DEFAULT_WORKERS = 2  # NEWSDEDUPE_EXTRACT_WORKERS's default
 
 
 class ExtractionFailed(Exception):
@@ -305,14 +306,11 @@ class _Channel:
         self.sock.close()
 
 
-DEFAULT_WORKERS = 2  # NEWSDEDUPE_EXTRACT_WORKERS's default
-
-
 class ExtractionPool:
     """A pool of `workers` extraction processes, driven by the reactor: spawned early (`spawn`), or started
     with the first article request or page."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
         self.workers = max(1, workers)
         self._workers: list[_Worker] = []
         self._queue: deque[_Job] = deque()
@@ -353,14 +351,15 @@ class ExtractionPool:
             self._ensure_workers()
 
     def start(self) -> None:
-        """Start the workers now if they are not running, and watch them from the running reactor (once: the
-        spider calls this with every article request)."""
-        if self._closing or self._attached:
+        """Start the workers that are not running, and watch them all from the running reactor (the spider
+        calls this with every article request; each page's extraction too)."""
+        if self._closing:
             return
-        self._attached = True
         self._ensure_workers()
-        for worker in self._workers:
-            self._attach(worker)
+        if not self._attached:
+            self._attached = True
+            for worker in self._workers:
+                self._attach(worker)
 
     def _ensure_workers(self) -> None:
         while len(self._workers) < self.workers:
@@ -429,10 +428,7 @@ class ExtractionPool:
         awaitable, resolve, fail = _waiter()
         job_id = next(self._ids)
         self._queue.append(_Job(job_id, (job_id, url, hints, content_type, level), bytes(body), url, resolve, fail))
-        if not self._attached:
-            self.start()
-        else:
-            self._ensure_workers()
+        self.start()
         self._dispatch()
         return await awaitable  # type: ignore[no-any-return]
 
