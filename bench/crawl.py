@@ -21,7 +21,8 @@
 
 The machine is shared: one pair says little. Prints a row per run (pages/s, CPU ms per page, peak memory, the
 load average before it), then per crawl configuration the ratio crawl / extraction alone of each round (both
-measured minutes apart at most) and their median, which is the figure to quote.
+measured minutes apart at most) and their median, which is the figure to quote; and the same ratio by CPU time
+per page, which the wall-clock one reaches when the crawl leaves no core idle.
 """
 from __future__ import annotations
 
@@ -479,6 +480,20 @@ def pair_ratios(rounds: list[dict[Any, dict[str, Any]]], workers: int) -> list[f
     return out
 
 
+def cpu_ratios(rounds: list[dict[Any, dict[str, Any]]], workers: int) -> list[float]:
+    """Per round, extraction alone's CPU per page over the whole crawl's (its own process and its workers').
+
+    When both runs keep every core busy, throughput is cores / CPU per page and the wall-clock ratio equals
+    this one; it falls short of it by the time the crawl leaves a core idle (its start, discovery, close).
+    The CPU counted includes each run's fixed costs (imports, discovery), which weigh less as the site grows."""
+    out = []
+    for r in rounds:
+        crawl, alone = r.get(workers), r.get(ALONE)
+        if crawl and alone and crawl["cpu"] > 0 and alone["cpu"] > 0 and crawl["pages"] and alone["pages"]:
+            out.append((alone["cpu"] / alone["pages"]) / (crawl["cpu"] / crawl["pages"]))
+    return out
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--crawl-child":
         _crawl_child(*sys.argv[2:7])
@@ -588,6 +603,10 @@ def main() -> None:
                 print("  crawl / extraction alone, per round: " + ", ".join(f"{x:.2f}" for x in ratios)
                       + f"; median **{median(ratios):.2f}** (goal >= 0.80), min {min(ratios):.2f}, "
                       f"max {max(ratios):.2f}")
+                per_page = cpu_ratios(rounds, w)
+                print("  by CPU time, extraction alone's per page / the crawl's (the ratio above falls short of this "
+                      "by the time the crawl leaves a core idle): " + ", ".join(f"{x:.2f}" for x in per_page)
+                      + f"; median {median(per_page):.2f}")
         if not args.skip_alone:
             alone = [r[ALONE] for r in rounds]
             print("extraction alone after its workers' start-up, pages/s: "

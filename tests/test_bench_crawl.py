@@ -44,6 +44,19 @@ def test_each_round_gives_its_own_ratio_and_the_summary_is_their_median() -> Non
         bench.median([])
 
 
+def test_the_per_page_cpu_ratio_compares_cpu_per_page_not_wall() -> None:
+    bench = _bench()
+    rounds = [
+        # alone: 6 ms per page; crawl: 7.5 ms per page (1.5 in its own process + 6 in its workers) -> 0.8
+        {2: {"pages": 1000, "wall": 4.0, "cpu": 7.5}, "alone": {"pages": 1000, "wall": 3.0, "cpu": 6.0}},
+        # a crawl that stored half the pages: per page, not per run -> 6 / 8 = 0.75
+        {2: {"pages": 500, "wall": 2.0, "cpu": 4.0}, "alone": {"pages": 1000, "wall": 3.0, "cpu": 6.0}},
+        {2: {"pages": 0, "wall": 1.0, "cpu": 0.5}, "alone": {"pages": 1000, "wall": 3.0, "cpu": 6.0}},  # nothing stored
+        {"alone": {"pages": 1000, "wall": 3.0, "cpu": 6.0}},  # no crawl in this round
+    ]
+    assert bench.cpu_ratios(rounds, 2) == pytest.approx([0.8, 0.75])
+
+
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
 def test_the_benchmark_site_keeps_connections_alive_over_http_1_1_only(tmp_path: Path, version: str) -> None:
     (tmp_path / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
